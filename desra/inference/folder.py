@@ -1,0 +1,79 @@
+"""Super-resolve a folder of images: outputs named as the inputs, written atomically, finished ones skipped."""
+import os
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from desra.utils.img_io import ImageReadError, decode_image, encode_image, list_images, read_image, write_image
+
+#: Formats that cannot hold an alpha channel; RGBA inputs in them are written as PNG instead.
+NO_ALPHA_EXTENSIONS = ('.jpg', '.jpeg', '.bmp', '.ppm', '.pgm')
+
+
+@dataclass
+class FolderRunReport:
+    """What a folder run did. Paths are relative to the input folder."""
+    written: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    failed: dict = field(default_factory=dict)  # relative path -> error message
+
+    def summary(self):
+        """One line, then one line per failure."""
+        lines = [f'{len(self.written)} written, {len(self.skipped)} already done, {len(self.failed)} failed']
+        lines += [f'  FAILED {message}' for message in self.failed.values()]
+        return '\n'.join(lines)
+
+
+def output_name(rel_path, has_alpha):
+    """The output's relative path: the input's, as PNG when the input has alpha in a format without one."""
+    root, ext = os.path.splitext(rel_path)
+    return f'{root}.png' if has_alpha and ext.lower() in NO_ALPHA_EXTENSIONS else rel_path
+
+
+def find_output(output_root, rel_path):
+    """The existing output for input ``rel_path`` (same name, or its PNG twin), or None."""
+    for candidate in (rel_path, output_name(rel_path, has_alpha=True)):
+        path = os.path.join(output_root, candidate)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite=False, alpha_upsampler='model',
+                   show_progress=True):
+    """Super-resolve every image under ``input_root`` into ``output_root`` with the same relative names.
+
+    A file that cannot be read is recorded with its path and reason and the run goes on; outputs are written
+    atomically, so an interrupted run is continued by running it again (existing outputs are skipped unless
+    ``overwrite``).
+
+    Args:
+        upsampler (TiledUpsampler): The network to run.
+        input_root (str): Folder of LR images (searched recursively).
+        output_root (str): Folder for the SR images.
+        rel_paths (list[str] | None): Restrict to these relative paths; default every file under ``input_root``.
+        overwrite (bool): Recompute outputs that exist.
+        alpha_upsampler (str): See :meth:`TiledUpsampler.upscale`.
+        show_progress (bool): Show a tqdm bar.
+
+    Returns:
+        FolderRunReport
+    """
+    if rel_paths is None:
+        rel_paths = list_images(input_root, extensions=None)
+    report = FolderRunReport()
+    for rel_path in tqdm(rel_paths, desc=f'SR {os.path.basename(os.path.normpath(output_root))}', unit='img',
+                         disable=not show_progress):
+        if not overwrite and find_output(output_root, rel_path):
+            report.skipped.append(rel_path)
+            continue
+        input_path = os.path.join(input_root, rel_path)
+        try:
+            decoded = decode_image(read_image(input_path))
+        except ImageReadError as error:
+            report.failed[rel_path] = str(error)
+            continue
+        output = upsampler.upscale(decoded, alpha_upsampler=alpha_upsampler)
+        write_image(os.path.join(output_root, output_name(rel_path, decoded.alpha is not None)), encode_image(output))
+        report.written.append(rel_path)
+    return report

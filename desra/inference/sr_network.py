@@ -1,0 +1,55 @@
+"""Build a basicsr SR network from its option dict and load its weights, ready for inference."""
+import os
+
+import torch
+from basicsr.archs import build_network
+
+from desra.inference.tiled_upsampler import TiledUpsampler
+from desra.utils.checkpoint import load_network_weights
+
+
+def build_sr_network(network_opt, weights_path=None, param_key='auto', device='cpu'):
+    """Create the network a YAML ``network_*`` mapping describes and load a checkpoint into it.
+
+    Args:
+        network_opt (dict): basicsr network options, e.g. ``{'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3,
+            'num_feat': 64, 'num_block': 23, 'num_grow_ch': 32, 'scale': 4}``.
+        weights_path (str | None): Checkpoint file (any format :mod:`desra.utils.checkpoint` reads); None keeps the
+            random initialisation (tests, training from scratch).
+        param_key (str | None): Key of the weights inside the checkpoint; ``'auto'`` prefers ``params_ema``.
+        device (str | torch.device): Where the network lives.
+
+    Returns:
+        nn.Module: The network in eval mode on ``device``.
+    """
+    net = build_network(dict(network_opt))
+    if weights_path is not None:
+        load_network_weights(net, weights_path, param_key=param_key)
+    return net.to(torch.device(device)).eval()
+
+
+def build_upsampler(opt, name, device):
+    """Build the :class:`TiledUpsampler` for network ``name`` of a command's options.
+
+    Reads basicsr-style keys: ``network_<name>`` (the architecture), ``path.pretrain_network_<name>`` (the
+    checkpoint, required), ``path.param_key_<name>`` (default ``auto``), ``scale`` and ``tile: {tile_size,
+    tile_pad, pre_pad, half}``.
+
+    Raises:
+        KeyError: The options lack ``network_<name>`` or its checkpoint path (the message names the key).
+        FileNotFoundError: The checkpoint file is missing (the message names it and the key).
+    """
+    network_key, path_key = f'network_{name}', f'pretrain_network_{name}'
+    if network_key not in opt:
+        raise KeyError(f'option "{network_key}" (the {name} network architecture) is missing')
+    weights_path = opt.get('path', {}).get(path_key)
+    if not weights_path:
+        raise KeyError(f'option "path:{path_key}" (the {name} network weights) is missing')
+    if not os.path.isfile(weights_path):
+        raise FileNotFoundError(f'{weights_path}: no such file (path:{path_key}); see '
+                                'experiments/pretrained_models/README.md for where to get the weights')
+    net = build_sr_network(opt[network_key], weights_path, opt['path'].get(f'param_key_{name}', 'auto'), device)
+    tile = opt.get('tile') or {}
+    return TiledUpsampler(net, opt.get('scale', opt[network_key].get('scale', 4)), tile=tile.get('tile_size', 0),
+                          tile_pad=tile.get('tile_pad', 10), pre_pad=tile.get('pre_pad', 0),
+                          half=tile.get('half', False), device=device)

@@ -1,0 +1,109 @@
+"""Load network weights from every checkpoint format SR users have, with a readable error when they do not fit.
+
+Formats understood (all loaded with ``weights_only=True``):
+
+* basicsr / Real-ESRGAN / LDL / SwinIR releases: ``{'params_ema': state_dict, 'params': state_dict}`` or either key
+  alone (``RealESRGAN_x4plus.pth``, ``RealESRNet_x4plus.pth``, ``RealESRGAN_x4plus_netD.pth``, SwinIR's models);
+* a bare state dict (``{'conv_first.weight': tensor, ...}``);
+* wrappers ``{'state_dict': ...}`` or ``{'model': ...}`` (mmseg, generic trainers);
+* keys prefixed by ``module.`` (saved from DataParallel / DistributedDataParallel).
+"""
+import os
+
+import torch
+
+#: Keys tried in this order by ``param_key='auto'``: EMA weights first, as Real-ESRGAN's inference does.
+AUTO_PARAM_KEYS = ('params_ema', 'params', 'state_dict', 'model')
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint does not fit the configured network; the message lists the differing keys and shapes."""
+
+
+def _is_state_dict(obj):
+    return isinstance(obj, dict) and len(obj) > 0 and all(torch.is_tensor(v) for v in obj.values())
+
+
+def load_state_dict(path, param_key='auto'):
+    """Read the state dict stored in a checkpoint file.
+
+    Args:
+        path (str): Checkpoint file (``.pth``).
+        param_key (str | None): Key holding the state dict. ``'auto'`` picks the first of :data:`AUTO_PARAM_KEYS`
+            present, else the file itself if it is a bare state dict. ``None`` means the file is a bare state dict.
+
+    Returns:
+        tuple[dict[str, Tensor], str | None]: The state dict (``module.`` prefixes removed, tensors on CPU) and
+        the key it came from (None for a bare state dict).
+
+    Raises:
+        FileNotFoundError: No file at ``path``.
+        KeyError: ``param_key`` names a key the file does not have (the message lists the keys it has).
+        ValueError: The file holds no state dict.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: no such checkpoint file')
+    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'{path}: expected a dict (state dict or {{"params": ...}}), found {type(checkpoint).__name__}')
+    if param_key == 'auto':
+        param_key = next((key for key in AUTO_PARAM_KEYS if _is_state_dict(checkpoint.get(key))), None)
+    if param_key is None:
+        state_dict = checkpoint
+    elif param_key in checkpoint:
+        state_dict = checkpoint[param_key]
+    else:
+        raise KeyError(f'{path}: no key "{param_key}" in the checkpoint; it has {sorted(checkpoint)[:10]}')
+    if not _is_state_dict(state_dict):
+        raise ValueError(f'{path}: no state dict found (top-level keys: {sorted(checkpoint)[:10]})')
+    state_dict = {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state_dict.items()}
+    return state_dict, param_key
+
+
+def describe_mismatch(net_state, loaded_state, limit=20):
+    """List how two state dicts differ: missing keys, unexpected keys and shape differences.
+
+    Returns:
+        str: Empty when they fit exactly, else a multi-line report (each list cut at ``limit`` entries).
+    """
+
+    def block(title, items):
+        shown = '\n'.join(f'    {item}' for item in items[:limit])
+        more = f'\n    ... and {len(items) - limit} more' if len(items) > limit else ''
+        return f'  {title} ({len(items)}):\n{shown}{more}'
+
+    missing = sorted(set(net_state) - set(loaded_state))
+    unexpected = sorted(set(loaded_state) - set(net_state))
+    shapes = sorted(f'{k}: network {tuple(net_state[k].shape)}, checkpoint {tuple(loaded_state[k].shape)}'
+                    for k in set(net_state) & set(loaded_state) if net_state[k].shape != loaded_state[k].shape)
+    parts = [block(title, items) for title, items in (('missing in checkpoint', missing),
+                                                       ('unexpected in checkpoint', unexpected),
+                                                       ('shape differs', shapes)) if items]
+    return '\n'.join(parts)
+
+
+def load_network_weights(net, path, param_key='auto', strict=True):
+    """Load a checkpoint into ``net`` (a bare ``nn.Module``, not DDP-wrapped).
+
+    Args:
+        net (nn.Module): The configured network.
+        path (str): Checkpoint file.
+        param_key (str | None): See :func:`load_state_dict`.
+        strict (bool): If False, keys missing from the checkpoint keep their current values and unexpected keys are
+            ignored; differing shapes are an error either way.
+
+    Returns:
+        str | None: The key the weights came from.
+
+    Raises:
+        CheckpointMismatchError: The checkpoint does not fit ``net``; lists missing/unexpected keys and shapes.
+    """
+    state_dict, used_key = load_state_dict(path, param_key)
+    net_state = net.state_dict()
+    report = describe_mismatch(net_state, state_dict)
+    has_shape_error = any(k in net_state and net_state[k].shape != v.shape for k, v in state_dict.items())
+    if report and (strict or has_shape_error):
+        raise CheckpointMismatchError(f'{path} (key "{used_key}") does not fit {type(net).__name__}:\n{report}')
+    net.load_state_dict(state_dict, strict=strict)
+    return used_key

@@ -1,0 +1,31 @@
+"""Option parsing: basicsr's conventions for -opt, --force_yml, num_gpu and result folders."""
+import pytest
+import torch
+
+from desra.utils.options import apply_overrides, parse_command_options
+
+
+def test_overrides_type_values_and_create_keys():
+    opt = {'a': {'b': 1}, 'name': 'x'}
+    apply_overrides(opt, ['a:b=0.5', 'a.c=true', 'new:deep:key=~', 'name=run2', 'lst=[1, 2]'])
+    assert opt == {'a': {'b': 0.5, 'c': True}, 'name': 'run2', 'new': {'deep': {'key': None}}, 'lst': [1, 2]}
+    with pytest.raises(ValueError, match='key:subkey=value'):
+        apply_overrides(opt, ['noequals'])
+    with pytest.raises(ValueError, match='"name" is not a mapping'):
+        apply_overrides(opt, ['name:sub=1'])
+
+
+def test_parse_command_options_paths_and_gpu(tmp_path):
+    opt_file = tmp_path / 'o.yml'
+    opt_file.write_text('name: demo\nnum_gpu: auto\nmanual_seed: 3\n')
+    opt, _ = parse_command_options('t', args=['-opt', str(opt_file), '--force_yml', f'path:results_root={tmp_path}'])
+    assert opt['num_gpu'] == torch.cuda.device_count() and opt['dist'] is False and opt['rank'] == 0 and opt['world_size'] == 1
+    assert opt['path']['run_root'] == str(tmp_path / 'demo') and (tmp_path / 'demo').is_dir()
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match='CUDA is not available'):
+            parse_command_options('t', args=['-opt', str(opt_file), '--force_yml', 'num_gpu=1'])
+    (tmp_path / 'noname.yml').write_text('num_gpu: 0\n')
+    with pytest.raises(ValueError, match='"name" is required'):
+        parse_command_options('t', args=['-opt', str(tmp_path / 'noname.yml')])
+    with pytest.raises(FileNotFoundError, match='absent.yml: no such option file'):
+        parse_command_options('t', args=['-opt', str(tmp_path / 'absent.yml')])
