@@ -15,6 +15,9 @@ from typing import Optional
 import cv2
 import numpy as np
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 
 
@@ -112,6 +115,7 @@ def atomic_output(path):
     os.close(fd)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp_path, path)
     finally:
         if os.path.exists(tmp_path):

@@ -1,0 +1,176 @@
+"""The demo's MSE model: RealESRGAN_x4plus with its reconstruction head retrained under pixel (L1) loss only.
+
+DeSRA compares a GAN model with the MSE model it was fine-tuned from. Offline we have the official RealESRGAN_x4plus
+weights (GAN) but not its MSE parent RealESRNet_x4plus, and a 2-core CPU cannot retrain a 16.7M-parameter RRDBNet.
+So the demo's MSE model keeps RealESRGAN_x4plus's feature trunk (conv_first ... conv_body) and retrains only the
+upsampling/reconstruction head (conv_up1, conv_up2, conv_hr, conv_last: 148k parameters) with L1 loss on degraded
+photos that are not demo images. With the trunk frozen its features are computed once, so training takes minutes.
+A pixel-loss head predicts the conditional mean of the HR patch: it keeps the structure and drops the hallucinated
+high-frequency texture, which is what DeSRA's MSE-SR is for. ``datasets/demo/README.md`` discusses the choice.
+
+Two steps:
+
+* ``train`` (run once by the developers; its output ``datasets/demo/models/mse_head_x4plus.pth`` is committed)::
+
+      python scripts/make_demo_mse_model.py train
+
+* ``compose`` (run by ``make demo``): RealESRGAN_x4plus.pth + the committed head ->
+  ``experiments/pretrained_models/DemoMSE_x4plus.pth`` (``{'params': state_dict}``, basicsr format)::
+
+      python scripts/make_demo_mse_model.py compose
+"""
+import argparse
+import os
+import sys
+
+import cv2
+import numpy as np
+import skimage.data
+import torch
+import torch.nn.functional as F
+
+import desra  # noqa: F401,I001  (must precede basicsr: compatibility shim)
+from basicsr.archs.rrdbnet_arch import RRDBNet
+from basicsr.data.degradations import random_mixed_kernels
+from desra.utils.checkpoint import load_state_dict
+from desra.utils.img_io import atomic_output
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GAN_WEIGHTS = os.path.join(REPO_ROOT, 'experiments', 'pretrained_models', 'RealESRGAN_x4plus.pth')
+HEAD_WEIGHTS = os.path.join(REPO_ROOT, 'datasets', 'demo', 'models', 'mse_head_x4plus.pth')
+MSE_WEIGHTS = os.path.join(REPO_ROOT, 'experiments', 'pretrained_models', 'DemoMSE_x4plus.pth')
+HEAD_LAYERS = ('conv_up1', 'conv_up2', 'conv_hr', 'conv_last')
+SCALE = 4
+
+#: Training photos from the scikit-image wheel, none of them a demo image: (name, HR crop side in pixels).
+TRAINING_PHOTOS = (('stereo_motorcycle_left', 480), ('stereo_motorcycle_right', 480), ('colorwheel', 368),
+                   ('cell', 640), ('text', 160), ('page', 176))
+
+
+def load_photo(name):
+    """A training photo as float32 RGB [0, 1], (H, W, 3)."""
+    if name.startswith('stereo_motorcycle'):
+        left, right, _ = skimage.data.stereo_motorcycle()
+        img = left if name.endswith('left') else right
+    else:
+        img = getattr(skimage.data, name)()
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    return img[..., :3].astype(np.float32) / 255.0
+
+
+def degrade(hr, rng):
+    """Real-ESRGAN-style first-order degradation of ``hr`` (float32 RGB [0, 1], sides multiples of 4) to x4 LR.
+
+    Random blur kernel (basicsr's mixed kernels), random-interpolation downscaling, Gaussian noise and JPEG.
+    """
+    np.random.seed(int(rng.integers(2**31)))  # basicsr's kernel sampler draws from numpy's global generator
+    kernel = random_mixed_kernels(['iso', 'aniso'], [0.6, 0.4], kernel_size=21, sigma_x_range=(0.2, 2.5),
+                                  sigma_y_range=(0.2, 2.5), rotation_range=(-np.pi, np.pi), noise_range=None)
+    img = cv2.filter2D(hr, -1, kernel)
+    interpolation = [cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC][rng.integers(3)]
+    img = cv2.resize(img, (hr.shape[1] // SCALE, hr.shape[0] // SCALE), interpolation=interpolation)
+    img = np.clip(img + rng.normal(0, rng.uniform(1, 15) / 255, img.shape).astype(np.float32), 0, 1)
+    quality = int(rng.integers(40, 95))
+    _, encoded = cv2.imencode('.jpg', (img[..., ::-1] * 255).round().astype(np.uint8),
+                              [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
+
+
+def trunk_features(net, lr):
+    """RRDBNet's features before upsampling, (1, 64, h, w), for LR (h, w, 3) float32 [0, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))[None]
+    with torch.inference_mode():
+        feat = net.conv_first(x)
+        return feat + net.conv_body(net.body(feat))
+
+
+def head_forward(net, feat):
+    """RRDBNet's upsampling head on trunk features, exactly as ``RRDBNet.forward`` does it."""
+    feat = net.lrelu(net.conv_up1(F.interpolate(feat, scale_factor=2, mode='nearest')))
+    feat = net.lrelu(net.conv_up2(F.interpolate(feat, scale_factor=2, mode='nearest')))
+    return net.conv_last(net.lrelu(net.conv_hr(feat)))
+
+
+def load_gan_rrdbnet():
+    if not os.path.isfile(GAN_WEIGHTS):
+        sys.exit(f'error: {GAN_WEIGHTS} is missing; run `make weights` first')
+    net = RRDBNet(3, 3, num_feat=64, num_block=23, num_grow_ch=32, scale=SCALE)
+    net.load_state_dict(load_state_dict(GAN_WEIGHTS)[0])
+    return net.eval()
+
+
+def train(args):
+    """Retrain the head with L1 on degraded training photos; writes HEAD_WEIGHTS (params of the head only)."""
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    net = load_gan_rrdbnet()
+    pairs = []
+    for name, side in TRAINING_PHOTOS:
+        photo = load_photo(name)
+        side = min(side, photo.shape[0] // SCALE * SCALE, photo.shape[1] // SCALE * SCALE)
+        for _ in range(args.variants):
+            top = int(rng.integers(photo.shape[0] - side + 1))
+            left = int(rng.integers(photo.shape[1] - side + 1))
+            hr = photo[top:top + side, left:left + side]
+            pairs.append((trunk_features(net, degrade(hr, rng)), torch.from_numpy(hr.transpose(2, 0, 1).copy())))
+        print(f'features of {name}: {args.variants} degraded variants', flush=True)
+
+    params = [p for layer in HEAD_LAYERS for p in getattr(net, layer).parameters()]
+    optimizer = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.99))
+    patch = args.lr_patch
+    for step in range(1, args.iters + 1):
+        feats, hrs = [], []
+        for index in rng.integers(len(pairs), size=args.batch):
+            feat, hr = pairs[index]
+            top = int(rng.integers(feat.shape[2] - patch + 1))
+            left = int(rng.integers(feat.shape[3] - patch + 1))
+            feats.append(feat[0, :, top:top + patch, left:left + patch])
+            hrs.append(hr[:, top * SCALE:(top + patch) * SCALE, left * SCALE:(left + patch) * SCALE])
+        loss = F.l1_loss(head_forward(net, torch.stack(feats)), torch.stack(hrs))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 50 == 0 or step == 1:
+            print(f'iter {step:4d}  L1 {loss.item():.4f}', flush=True)
+
+    head = {k: v.detach().clone() for k, v in net.state_dict().items() if k.split('.')[0] in HEAD_LAYERS}
+    with atomic_output(HEAD_WEIGHTS) as tmp_path:
+        torch.save({'params': head, 'recipe': vars(args)}, tmp_path)
+    print(f'wrote {HEAD_WEIGHTS}')
+
+
+def compose(args):
+    """RealESRGAN_x4plus with the retrained head -> MSE_WEIGHTS, a regular basicsr checkpoint."""
+    if os.path.isfile(MSE_WEIGHTS) and not args.force:
+        print(f'{MSE_WEIGHTS} exists; skipped (--force to rebuild)')
+        return
+    state = load_state_dict(GAN_WEIGHTS)[0] if os.path.isfile(GAN_WEIGHTS) else None
+    if state is None:
+        sys.exit(f'error: {GAN_WEIGHTS} is missing; run `make weights` first')
+    head = torch.load(HEAD_WEIGHTS, map_location='cpu', weights_only=True)['params']
+    state.update(head)
+    with atomic_output(MSE_WEIGHTS) as tmp_path:
+        torch.save({'params': state}, tmp_path)
+    print(f'wrote {MSE_WEIGHTS}')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest='step', required=True)
+    train_parser = sub.add_parser('train', help='retrain the head (writes the committed head weights)')
+    train_parser.add_argument('--iters', type=int, default=600)
+    train_parser.add_argument('--batch', type=int, default=8)
+    train_parser.add_argument('--lr_patch', type=int, default=24, help='LR patch side, pixels')
+    train_parser.add_argument('--lr', type=float, default=2e-4)
+    train_parser.add_argument('--variants', type=int, default=3, help='degraded versions of each photo')
+    train_parser.add_argument('--seed', type=int, default=0)
+    compose_parser = sub.add_parser('compose', help='write the full MSE checkpoint for the demo')
+    compose_parser.add_argument('--force', action='store_true')
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    (train if args.step == 'train' else compose)(args)
+
+
+if __name__ == '__main__':
+    main()
