@@ -18,7 +18,11 @@ venv: $(VENV)/.installed
 $(PRETRAINED)/RealESRGAN_x4plus.pth: | $(VENV)/.installed
 	$(PY) scripts/convert_ncnn.py --model all --output_dir $(PRETRAINED)
 
-weights: $(PRETRAINED)/RealESRGAN_x4plus.pth
+# The demo's MSE model: RealESRGAN_x4plus's trunk + the pixel-loss head committed in datasets/demo/models/.
+$(PRETRAINED)/DemoMSE_x4plus.pth: $(PRETRAINED)/RealESRGAN_x4plus.pth datasets/demo/models/mse_head_x4plus.pth
+	$(PY) scripts/make_demo_mse_model.py compose --force
+
+weights: $(PRETRAINED)/RealESRGAN_x4plus.pth $(PRETRAINED)/DemoMSE_x4plus.pth
 
 demo: venv weights
 	$(PY) scripts/run_demo.py
