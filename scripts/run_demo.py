@@ -33,6 +33,11 @@ def run_step(title, args):
     print(f'    done in {time.time() - start:.0f} s', flush=True)
 
 
+def figure(value, digits=3):
+    """A figure from finetune_eval.json, where undefined values are null."""
+    return 'n/a' if value is None else f'{value:.{digits}f}'
+
+
 def main():
     mse_weights = OFFICIAL_MSE if os.path.isfile(os.path.join(REPO_ROOT, OFFICIAL_MSE)) else DEMO_MSE
     print(f'MSE model: {mse_weights}' + ('' if mse_weights == OFFICIAL_MSE else
@@ -50,18 +55,18 @@ def main():
 
     run_root = os.path.join(REPO_ROOT, 'results', 'demo_test_finetune')
     with open(os.path.join(run_root, 'finetune_eval.json'), encoding='utf-8') as f:
-        total = json.load(f)['total']
+        total = json.load(f)['summary']
     print(f'\nDemo finished in {(time.time() - start) / 60:.1f} min.')
     print(f'Detection report:  {os.path.join(REPO_ROOT, "results", "demo_detect", "index.html")}')
     print(f'Evaluation report: {os.path.join(run_root, "index.html")}')
     print(f'Held-out images ({total["images"]}), before -> after fine-tuning:')
-    print(f'  artifact area      {total["before_pixels"]} px ({total["before_percent"]:.2f}%) -> '
-          f'{total["after_pixels"]} px ({total["after_percent"]:.2f}%)')
+    print(f'  artifact area      {total["before_pixels"]} px ({figure(total["before_percent"], 2)}%) -> '
+          f'{total["after_pixels"]} px ({figure(total["after_percent"], 2)}%)')
     print(f'  artifact parts     {total["before_parts"]} -> {total["after_parts"]}')
-    print(f'  removal rate       {total["removal_rate"]:.3f}')
-    print(f'  addition rate      {total["addition_rate"]:.3f}')
-    print(f'  outside artifacts  PSNR {total["psnr_outside"]:.2f} dB, SSIM {total["ssim_outside"]:.4f} '
-          '(original vs fine-tuned)')
+    print(f'  removal rate       {figure(total["removal_rate"])}  (share of the before-mask gone after)')
+    print(f'  addition rate      {figure(total["addition_rate"])}  (new artifact pixels / before-mask pixels)')
+    print(f'  outside artifacts  PSNR {figure(total["mean_psnr_outside"], 2)} dB, '
+          f'SSIM {figure(total["mean_ssim_outside"])}  (original vs fine-tuned, pixels outside both masks)')
 
 
 if __name__ == '__main__':

@@ -99,7 +99,10 @@ def parse_command_options(description, is_train=False, args=None, root_path=ROOT
         opt['dist'] = False
     else:
         opt['dist'] = True
-        init_dist(args.launcher, **opt.get('dist_params', {}))
+        if torch.cuda.is_available():
+            init_dist(args.launcher, **opt.get('dist_params', {}))
+        else:  # basicsr's init_dist binds each rank to a GPU (and uses nccl): CPU processes talk over gloo
+            torch.distributed.init_process_group(backend='gloo')
     opt['rank'], opt['world_size'] = get_dist_info()
 
     num_gpu = opt.get('num_gpu', 'auto')

@@ -1,0 +1,144 @@
+"""What every batch command over images shares: the log, SR results made on demand, ranks, per-image failures.
+
+A batch processes each image independently. An image that cannot be processed (unreadable, sizes that do not
+match, too small...) raises ``ValueError`` with a message naming its files; the batch records it, goes on with the
+rest and reports all failures at the end. Under torchrun (``--launcher pytorch``) rank ``r`` of ``world_size``
+takes the images ``i`` with ``i % world_size == r`` and the failures of all ranks are gathered, so that rank 0 can
+write the run-level outputs and every rank exits with the same status.
+"""
+import os
+import time
+
+import torch.distributed as dist
+from basicsr.utils import get_env_info, get_root_logger, get_time_str
+from basicsr.utils.options import dict2str
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from desra.detection.pairs import Failure
+from desra.inference import build_upsampler
+from desra.utils.img_io import decode_image, encode_image, read_image, write_image
+
+
+def get_command_logger(opt, command):
+    """The ``desra`` logger of a command, writing to ``<run>/<command>_<name>_<time>.log`` on rank 0.
+
+    Logs the environment and the options, as basicsr's commands do.
+    """
+    log_file = os.path.join(opt['path']['run_root'], f'{command}_{opt["name"]}_{get_time_str()}.log')
+    logger = get_root_logger(logger_name='desra', log_file=log_file if opt['rank'] == 0 else None)
+    logger.info(get_env_info())
+    logger.info(dict2str(opt))
+    return logger
+
+
+class SRCache:
+    """The results of one SR network for a run's LR images, made when first needed and kept as PNG files.
+
+    The network is ``network_<role>`` with weights ``path.pretrain_network_<role>`` (see
+    :func:`desra.inference.build_upsampler`); it is only built when some result is missing. A result is written
+    atomically with the depth and channels of its LR image (16-bit stays 16-bit, alpha is kept), so a complete file
+    is always a finished result and a rerun reuses it.
+
+    Args:
+        opt (dict): The command's options.
+        role (str): ``'mse'``, ``'gan'`` or ``'finetuned'``.
+        device (torch.device): Where the network runs.
+    """
+
+    def __init__(self, opt, role, device):
+        self.opt = opt
+        self.role = role
+        self.device = device
+        self._upsampler = None
+
+    def load_network(self):
+        """The :class:`desra.inference.TiledUpsampler` of the network, built on first call.
+
+        Raises:
+            KeyError / FileNotFoundError: The network options or weights are missing (the message names them).
+        """
+        if self._upsampler is None:
+            self._upsampler = build_upsampler(self.opt, self.role, self.device)
+        return self._upsampler
+
+    def prepare(self, items, overwrite=False):
+        """Build the network now if one of ``items`` needs it, so that option errors stop the run before it starts."""
+        if any(overwrite or not os.path.isfile(item.sr_paths[self.role]) for item in items):
+            self.load_network()
+
+    def ensure(self, item, overwrite=False):
+        """Make ``item.sr_paths[role]`` from ``item.lq_path`` unless it exists (or ``overwrite``); return its path.
+
+        Raises:
+            ImageReadError: The LR image cannot be read (the message names it).
+        """
+        path = item.sr_paths[self.role]
+        if overwrite or not os.path.isfile(path):
+            decoded = decode_image(read_image(item.lq_path))
+            write_image(path, encode_image(self.load_network().upscale(decoded)))
+        return path
+
+
+def shard(items, opt):
+    """The items of this rank: every ``world_size``-th one from index ``rank``."""
+    return items[opt['rank']::opt['world_size']]
+
+
+def run_batch(items, process, is_done, opt, logger, desc):
+    """Process this rank's share of ``items``, one at a time, with a progress bar.
+
+    Args:
+        items (list[ImageItem]): All images of the run (the rank takes its share).
+        process (callable): ``process(item)``; raises ``ValueError`` (naming the files) for an image it cannot use.
+        is_done (callable): ``is_done(item)``: whether the image's outputs are complete from an earlier run.
+        opt (dict): The command's options (``rank``, ``world_size``, ``overwrite``).
+        logger (logging.Logger): Receives one warning per failure.
+        desc (str): Label of the progress bar.
+
+    Returns:
+        list[Failure]: The images of this rank that failed.
+    """
+    mine = shard(items, opt)
+    todo = mine if opt.get('overwrite', False) else [item for item in mine if not is_done(item)]
+    if len(todo) < len(mine):
+        logger.info(f'{len(mine) - len(todo)} of {len(mine)} images already done in an earlier run: skipped '
+                    '(set overwrite: true to redo them)')
+    failures = []
+    start = time.time()
+    with logging_redirect_tqdm([logger]):
+        for item in tqdm(todo, desc=desc, unit='img', disable=not todo):
+            try:
+                process(item)
+            except ValueError as error:
+                failures.append(Failure(item.name, str(error)))
+                logger.warning(f'skipped {failures[-1]}')
+    logger.info(f'{len(todo) - len(failures)} images processed in {time.time() - start:.1f} s')
+    return failures
+
+
+def gather_failures(failures, opt):
+    """All ranks' failures, on every rank (a barrier under torchrun; the list itself when not distributed)."""
+    if not opt['dist']:
+        return list(failures)
+    gathered = [None] * opt['world_size']
+    dist.all_gather_object(gathered, list(failures))
+    return [failure for rank_failures in gathered for failure in rank_failures]
+
+
+def finish(failures, opt, logger):
+    """Log the failures of the whole run and return the exit status: 0 when none, 1 otherwise.
+
+    Under torchrun, waits until every rank (rank 0 writing the run-level outputs) got here, so that no rank's exit
+    interrupts another.
+    """
+    if failures:
+        lines = '\n'.join(f'  - {failure}' for failure in failures)
+        if opt['rank'] == 0:
+            logger.error(f'{len(failures)} image(s) could not be processed and were skipped:\n{lines}')
+    else:
+        logger.info('all images processed')
+    if opt['dist']:
+        dist.barrier()
+        dist.destroy_process_group()
+    return 1 if failures else 0

@@ -1,0 +1,21 @@
+"""Evaluate a fine-tuned GAN model with DeSRA's detector: ``python desra/test.py -opt options/test_finetune.yml``.
+
+Runs the original GAN model, the fine-tuned one and the MSE model on held-out LR images, detects artifacts in both
+GAN results with the same Stage 1 settings and reports per image and in total: artifact area and parts before and
+after, removal and addition rates, and PSNR / SSIM between the two results outside the artifacts. Results go to
+``<path.results_root>/<name>/finetune_eval.{csv,json}`` and ``index.html`` (see :mod:`desra.detection.finetune_eval`).
+Bad images are reported and skipped (exit status 1); a rerun continues where the last one stopped.
+"""
+import desra  # noqa: F401  (basicsr compatibility and registrations)
+from desra.detection.finetune_eval import FinetuneEvalRun
+from desra.utils.cli import run_main
+from desra.utils.options import parse_command_options
+
+
+def main(args=None):
+    opt, _ = parse_command_options(__doc__.splitlines()[0], args=args)
+    return FinetuneEvalRun(opt).run()
+
+
+if __name__ == '__main__':
+    run_main(main)

@@ -1,0 +1,230 @@
+"""The detect command end to end on tiny synthetic MSE-SR / GAN-SR pairs: folders mode, LR mode, reruns, torchrun.
+
+A synthetic pair is a smooth gradient (MSE-SR) and the same gradient with strong noise inside a box (GAN-SR): the
+contrast is low in the box, so the detector (segmenter none, small ``min_area``) finds one artifact part there.
+"""
+import csv
+import html
+import json
+import os
+import re
+from urllib.parse import unquote
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import TINY_RRDB_OPT, make_tiny_rrdbnet, run_command
+
+from desra.detection import ArtifactDetector
+from desra.inference import TiledUpsampler, build_sr_network
+from desra.utils.img_io import decode_image, load_rgb255, read_image, write_image
+
+DETECTOR_OPT = {'window_size': 11, 'threshold': 0.7, 'min_area': 4000, 'segmenter': {'type': 'none'}}
+#: Overrides every run gets: the small synthetic parts must survive the area filter.
+FORCE = ['detector:min_area=50']
+BORDER = DETECTOR_OPT['window_size'] // 2
+
+
+def make_pair(height, width, box, seed=0):
+    """uint8 RGB (MSE-SR, GAN-SR) of (height, width); the GAN-SR has noise of std 40 in box = (y0, x0, y1, x1)."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    mse = np.stack([60 + xx, 60 + yy, 60 + (xx + yy) // 2], axis=2).astype(np.float64)
+    gan = mse.copy()
+    y0, x0, y1, x1 = box
+    gan[y0:y1, x0:x1] += np.random.default_rng(seed).normal(0, 40, (y1 - y0, x1 - x0, 3))
+    return np.clip(mse, 0, 255).astype(np.uint8), np.clip(gan, 0, 255).astype(np.uint8)
+
+
+def write_options(path, results_root, dataset, paths=None, **extra):
+    """Write a detect option file with ``datasets: detect: dataset``, results under ``results_root``, more
+    ``path:`` entries ``paths`` and more top-level options ``extra``."""
+    opt = {'name': 'run', 'num_gpu': 0, 'manual_seed': 0, 'datasets': {'detect': dataset},
+           'detector': DETECTOR_OPT, 'path': {'results_root': str(results_root), **(paths or {})}, **extra}
+    path.write_text(yaml.safe_dump(opt))
+    return str(path)
+
+
+def detect(opt_path, *extra_args, force=()):
+    """Run ``desra/detect.py`` in a subprocess; return the CompletedProcess."""
+    return run_command(['desra/detect.py', '-opt', opt_path, '--force_yml', *FORCE, *force, *extra_args])
+
+
+def read_summary(run_root):
+    with open(os.path.join(run_root, 'summary.csv'), newline='') as f:
+        return {row['image']: row for row in csv.DictReader(f)}
+
+
+#: The good pairs of the folders-mode dataset: name -> (MSE-SR file, GAN-SR file, how to store the uint8 RGB pair).
+GOOD = {
+    'plain': ('plain.png', 'plain.png', 'rgb'),
+    'sub/other_ext': ('sub/other_ext.png', 'sub/other_ext.bmp', 'rgb'),
+    'deep16': ('deep16.png', 'deep16.png', 'uint16'),
+    'gray': ('gray.png', 'gray.png', 'gray'),
+    'alpha': ('alpha.png', 'alpha.png', 'rgba'),
+}
+BOX = (20, 24, 44, 52)
+
+
+def store(path, rgb, kind):
+    """Write a uint8 RGB image as 8-bit RGB, 16-bit RGB, grayscale or RGBA."""
+    bgr = rgb[..., ::-1]
+    img = {'rgb': bgr, 'uint16': bgr.astype(np.uint16) * 257, 'gray': rgb[..., 0],
+           'rgba': np.dstack([bgr, np.full(rgb.shape[:2], 200, np.uint8)])}[kind]
+    write_image(path, np.ascontiguousarray(img))
+
+
+@pytest.fixture(scope='module')
+def folder_run(tmp_path_factory):
+    """A folders-mode run over five good pairs and four bad ones; returns (tmp dir, run root, first run's result)."""
+    tmp = tmp_path_factory.mktemp('detect_folders')
+    mse_root, gan_root = tmp / 'mse', tmp / 'gan'
+    for index, (name, (mse_file, gan_file, kind)) in enumerate(GOOD.items()):
+        mse, gan = make_pair(64, 80, BOX, seed=index)
+        store(str(mse_root / mse_file), mse, kind)
+        store(str(gan_root / gan_file), gan, kind)
+    mse, gan = make_pair(64, 64, BOX)
+    write_image(str(mse_root / 'mismatch.png'), mse)
+    write_image(str(gan_root / 'mismatch.png'), gan[:60, :62])
+    write_image(str(mse_root / 'orphan.png'), mse)
+    write_image(str(mse_root / 'tiny.png'), mse[:9, :9])
+    write_image(str(gan_root / 'tiny.png'), gan[:9, :9])
+    (mse_root / 'notes.txt').write_text('not an image')
+    (gan_root / 'notes.txt').write_text('not an image')
+    opt_path = write_options(tmp / 'detect.yml', tmp / 'results',
+                             {'dataroot_mse': str(mse_root), 'dataroot_gan': str(gan_root)})
+    return tmp, str(tmp / 'results' / 'run'), opt_path, detect(opt_path)
+
+
+def test_bad_inputs_are_reported_with_paths_and_the_run_goes_on(folder_run):
+    tmp, run_root, _, result = folder_run
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert '4 image(s) could not be processed' in output
+    mse_root, gan_root = tmp / 'mse', tmp / 'gan'
+    assert re.search(rf'size mismatch: MSE-SR {mse_root}/mismatch.png is 64x64 \(WxH\), GAN-SR '
+                     rf'{gan_root}/mismatch.png is 62x60 \(WxH\)', output)
+    assert f'{mse_root}/orphan.png (MSE-SR) has no GAN-SR counterpart' in output
+    assert f'{mse_root}/notes.txt: not a readable image' in output
+    assert re.search(rf'too small.*MSE-SR {mse_root}/tiny.png and GAN-SR {gan_root}/tiny.png, 9x9', output)
+    assert set(read_summary(run_root)) == set(GOOD)  # every good image was processed despite the bad ones
+    html_text = open(os.path.join(run_root, 'index.html'), encoding='utf-8').read()
+    assert '4 image(s) skipped' in html_text and 'orphan.png' in html_text
+
+
+def test_outputs_match_the_detector(folder_run):
+    tmp, run_root, _, _ = folder_run
+    detector = ArtifactDetector(dict(DETECTOR_OPT, min_area=50))
+    for name, (mse_file, gan_file, _) in GOOD.items():
+        mse, gan = load_rgb255(str(tmp / 'mse' / mse_file)), load_rgb255(str(tmp / 'gan' / gan_file))
+        expected = detector.detect(mse, gan)
+        mask = read_image(os.path.join(run_root, 'masks', f'{name}.png'))
+        assert mask.dtype == np.uint8 and mask.shape == gan.shape[:2]
+        assert set(np.unique(mask)) == {0, 255}
+        np.testing.assert_array_equal(mask == 255, expected.mask)
+        assert not mask[:BORDER].any() and not mask[-BORDER:].any()
+        assert not mask[:, :BORDER].any() and not mask[:, -BORDER:].any()
+        # the artifact is the noise box, enlarged by the dilation
+        y0, x0, y1, x1 = BOX
+        assert mask[y0 + 4:y1 - 4, x0 + 4:x1 - 4].all()
+        for kind, values in (('contrast', expected.contrast), ('adjusted', expected.adjusted)):
+            stored = read_image(os.path.join(run_root, kind, f'{name}.png'))
+            assert stored.dtype == np.uint16
+            np.testing.assert_array_equal(stored, np.round(np.clip(values, 0, 1) * 65535).astype(np.uint16))
+        overlay = read_image(os.path.join(run_root, 'overlays', f'{name}.png'))
+        assert overlay.shape == gan.shape and overlay.dtype == np.uint8
+    assert not os.path.exists(os.path.join(run_root, 'seg'))  # no segmenter, no class maps
+
+
+def test_summary_matches_the_masks(folder_run):
+    _, run_root, _, result = folder_run
+    assert 'semantic adjustment skipped' in result.stderr
+    rows = read_summary(run_root)
+    for name, row in rows.items():
+        mask = read_image(os.path.join(run_root, 'masks', f'{name}.png')) > 0
+        pixels = int(mask.sum())
+        assert (int(row['height']), int(row['width'])) == mask.shape
+        assert int(row['artifact_pixels']) == pixels > 0
+        assert float(row['fraction']) == pytest.approx(pixels / mask.size)
+        assert int(row['parts']) == cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1 == 1
+        with open(os.path.join(run_root, 'records', f'{name}.json')) as f:
+            record = json.load(f)
+        assert record['artifact_pixels'] == pixels and len(record['part_list']) == 1
+
+
+def test_report_pictures_exist(folder_run):
+    _, run_root, _, _ = folder_run
+    html_text = open(os.path.join(run_root, 'index.html'), encoding='utf-8').read()
+    sources = re.findall(r'<img src="([^"]+)"', html_text)
+    # per image: MSE-SR, overlay, heat map, then per part a thumbnail and two zoomed crops
+    assert len(sources) == len(GOOD) * (3 + 3)
+    for src in sources:
+        path = unquote(html.unescape(src))
+        assert not os.path.isabs(path) and os.path.isfile(os.path.join(run_root, path)), path
+
+
+def test_rerun_skips_finished_images_and_redoes_unfinished_ones(folder_run):
+    _, run_root, opt_path, _ = folder_run
+    masks = {name: os.path.join(run_root, 'masks', f'{name}.png') for name in GOOD}
+    mtimes = {name: os.stat(path).st_mtime_ns for name, path in masks.items()}
+    os.remove(masks['gray'])  # as if the run had been stopped before finishing this image
+    result = detect(opt_path)
+    assert result.returncode == 1  # the bad inputs are still there, and are tried again
+    assert '4 of 8 images already done in an earlier run: skipped' in result.stderr
+    assert os.path.isfile(masks['gray'])
+    for name in GOOD:
+        if name != 'gray':
+            assert os.stat(masks[name]).st_mtime_ns == mtimes[name]
+    assert set(read_summary(run_root)) == set(GOOD)
+
+
+def test_lr_mode_makes_and_caches_the_sr_results(tmp_path):
+    lr_root = tmp_path / 'lr'
+    rng = np.random.default_rng(0)
+    for name in ('a', 'sub/b', 'unlisted'):
+        write_image(str(lr_root / f'{name}.png'), rng.integers(0, 256, (12, 14, 3), dtype=np.uint8))
+    (tmp_path / 'names.txt').write_text('a.png\nsub/b\n')
+    checkpoints = {}
+    for seed, role in enumerate(('mse', 'gan')):
+        checkpoints[role] = str(tmp_path / f'{role}.pth')
+        torch.save({'params_ema': make_tiny_rrdbnet(seed).state_dict()}, checkpoints[role])
+    opt_path = write_options(
+        tmp_path / 'detect.yml', tmp_path / 'results',
+        {'dataroot_lq': str(lr_root), 'meta_info_file': str(tmp_path / 'names.txt')},
+        {'pretrain_network_mse': checkpoints['mse'], 'pretrain_network_gan': checkpoints['gan']}, scale=4,
+        network_mse=TINY_RRDB_OPT, network_gan=TINY_RRDB_OPT, tile={'tile_size': 8, 'tile_pad': 2})
+    result = detect(opt_path, force=['detector:threshold=0.99'])
+    assert result.returncode == 0, result.stderr
+    run_root = tmp_path / 'results' / 'run'
+    assert set(read_summary(str(run_root))) == {'a', 'sub/b'}
+    for role in ('mse', 'gan'):
+        upsampler = TiledUpsampler(build_sr_network(TINY_RRDB_OPT, checkpoints[role]), 4, tile=8, tile_pad=2)
+        expected = upsampler.upscale_rgb(decode_image(read_image(str(lr_root / 'a.png'))).rgb)
+        cached = read_image(str(run_root / f'sr_{role}' / 'a.png'))
+        assert cached.shape == (48, 56, 3)
+        np.testing.assert_array_equal(cached[..., ::-1], np.round(expected * 255).astype(np.uint8))
+    assert read_image(str(run_root / 'masks' / 'sub' / 'b.png')).shape == (48, 56)
+    lr_picture = read_image(str(run_root / 'report' / 'lr' / 'a.png'))
+    assert lr_picture.shape == (48, 56, 3)  # the LR image enlarged to the SR size for the report
+    assert not (run_root / 'sr_gan' / 'unlisted.png').exists()
+
+
+def test_torchrun_shares_the_images_between_processes(tmp_path):
+    mse_root, gan_root = tmp_path / 'mse', tmp_path / 'gan'
+    names = [f'img{i}' for i in range(4)]
+    for index, name in enumerate(names):
+        mse, gan = make_pair(48, 56, (12, 12, 36, 40), seed=index)
+        write_image(str(mse_root / f'{name}.png'), mse)
+        write_image(str(gan_root / f'{name}.png'), gan)
+    opt_path = write_options(tmp_path / 'detect.yml', tmp_path / 'results',
+                             {'dataroot_mse': str(mse_root), 'dataroot_gan': str(gan_root)})
+    result = run_command(['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', 'desra/detect.py',
+                          '-opt', opt_path, '--launcher', 'pytorch', '--force_yml', *FORCE],
+                         env=dict(os.environ, OMP_NUM_THREADS='1'))
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_root = str(tmp_path / 'results' / 'run')
+    assert '2 images processed' in result.stderr  # rank 0's share of the four
+    assert set(read_summary(run_root)) == set(names)  # rank 0 summarised both ranks' images
+    for name in names:
+        assert os.path.isfile(os.path.join(run_root, 'masks', f'{name}.png'))

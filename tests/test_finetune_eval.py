@@ -1,0 +1,116 @@
+"""Fine-tuning evaluation: the metrics on hand-made masks, and ``desra/test.py`` end to end with tiny networks."""
+import csv
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import TINY_RRDB_OPT, make_tiny_rrdbnet, run_command
+from skimage.metrics import structural_similarity
+
+from desra.metrics import (addition_rate, psnr_outside, removal_rate, score_finetune, ssim_outside,
+                           summarize_finetune)
+from desra.utils.img_io import load_rgb255, read_image, write_image
+
+
+def block_masks():
+    """before: a 10x10 block (100 px); after: 60 px of it plus 20 px elsewhere."""
+    before = np.zeros((40, 40), bool)
+    before[5:15, 5:15] = True
+    after = np.zeros((40, 40), bool)
+    after[5:11, 5:15] = True
+    after[30:34, 30:35] = True
+    return before, after
+
+
+def test_removal_and_addition_rates():
+    before, after = block_masks()
+    assert removal_rate(before, after) == pytest.approx(40 / 100)  # 40 of the 100 before-pixels are gone
+    assert addition_rate(before, after) == pytest.approx(20 / 100)  # 20 new pixels, per before-pixel
+    empty = np.zeros_like(before)
+    assert math.isnan(removal_rate(empty, after)) and math.isnan(addition_rate(empty, after))
+    assert removal_rate(before, empty) == 1 and addition_rate(before, empty) == 0
+
+
+def test_psnr_and_ssim_only_look_outside_both_masks():
+    before, after = block_masks()
+    rng = np.random.default_rng(0)
+    original = rng.uniform(20, 230, (40, 40, 3))
+    finetuned = original + 5.0  # a difference of 5 gray levels everywhere ...
+    finetuned[before | after] = 0  # ... and anything at all inside the masks
+    outside = ~(before | after)
+    assert psnr_outside(original, finetuned, outside) == pytest.approx(10 * math.log10(255 ** 2 / 25))
+    _, ssim_map = structural_similarity(original, finetuned, full=True, gaussian_weights=True, sigma=1.5,
+                                        use_sample_covariance=False, data_range=255, channel_axis=2)
+    assert ssim_outside(original, finetuned, outside) == pytest.approx(ssim_map[outside].mean())
+    assert psnr_outside(original, original, outside) == math.inf
+    assert math.isnan(psnr_outside(original, finetuned, np.zeros((40, 40), bool)))
+
+    score = score_finetune('img', before, after, original, finetuned)
+    assert (score.before_pixels, score.after_pixels, score.removed_pixels, score.added_pixels) == (100, 80, 40, 20)
+    assert (score.before_parts, score.after_parts) == (1, 2)
+    assert score.before_percent == pytest.approx(100 * 100 / 1600) and score.outside_pixels == 1600 - 120
+    with pytest.raises(ValueError, match='img: masks'):
+        score_finetune('img', before, after[:, :-1], original, finetuned)
+
+
+def test_totals_pool_pixels_over_images():
+    before, after = block_masks()
+    image = np.full((40, 40, 3), 100.0)
+    empty = np.zeros_like(before)
+    scores = [score_finetune('a', before, after, image, image + 2),
+              score_finetune('b', empty, after, image, image)]  # no artifact before: rates undefined, PSNR inf
+    summary = summarize_finetune(scores)
+    assert summary['before_pixels'] == 100 and summary['after_pixels'] == 160
+    assert summary['image_pixels'] == 3200
+    assert summary['before_percent'] == pytest.approx(100 * 100 / 3200)
+    assert summary['after_percent'] == pytest.approx(100 * 160 / 3200)
+    assert summary['removal_rate'] == pytest.approx(40 / 100)
+    assert summary['addition_rate'] == pytest.approx((20 + 80) / 100)  # b's added pixels count in the pool
+    assert summary['mean_addition_rate'] == pytest.approx(0.2)  # per image, over images with artifacts before
+    assert summary['mean_psnr_outside'] == pytest.approx(10 * math.log10(255 ** 2 / 4))  # b's inf left out
+    assert summary['images_with_artifacts_before'] == 1 and summary['images_with_artifacts_after'] == 2
+
+
+def test_test_command_end_to_end(tmp_path):
+    lr_root = tmp_path / 'lr'
+    rng = np.random.default_rng(0)
+    for name in ('kept', 'held/one', 'held/two'):
+        write_image(str(lr_root / f'{name}.png'), rng.integers(0, 256, (12, 14, 3), dtype=np.uint8))
+    (tmp_path / 'splits.yml').write_text('finetune: [kept]\nheldout: [held/one, held/two]\n')
+    paths = {'results_root': str(tmp_path / 'results')}
+    for seed, role in enumerate(('mse', 'gan', 'finetuned')):
+        paths[f'pretrain_network_{role}'] = str(tmp_path / f'{role}.pth')
+        torch.save({'params': make_tiny_rrdbnet(seed).state_dict()}, paths[f'pretrain_network_{role}'])
+    opt = {'name': 'eval', 'num_gpu': 0, 'scale': 4, 'path': paths,
+           'datasets': {'test': {'dataroot_lq': str(lr_root), 'meta_info_file': str(tmp_path / 'splits.yml'),
+                                 'meta_info_key': 'heldout'}},
+           'network_mse': TINY_RRDB_OPT, 'network_gan': TINY_RRDB_OPT, 'network_finetuned': TINY_RRDB_OPT,
+           'detector': {'threshold': 0.99, 'min_area': 10, 'segmenter': {'type': 'none'}}}
+    (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
+    result = run_command(['desra/test.py', '-opt', str(tmp_path / 'test.yml')])
+    assert result.returncode == 0, result.stderr
+    run_root = tmp_path / 'results' / 'eval'
+    with open(run_root / 'finetune_eval.csv', newline='') as f:
+        rows = {row['image']: row for row in csv.DictReader(f)}
+    assert set(rows) == {'held/one', 'held/two'}
+    for name, row in rows.items():
+        # the figures are those of the masks and SR results on disk
+        before = read_image(str(run_root / 'detect_gan' / 'masks' / f'{name}.png')) > 0
+        after = read_image(str(run_root / 'detect_finetuned' / 'masks' / f'{name}.png')) > 0
+        assert before.shape == (48, 56)
+        expected = score_finetune(name, before, after, load_rgb255(str(run_root / 'sr_gan' / f'{name}.png')),
+                                  load_rgb255(str(run_root / 'sr_finetuned' / f'{name}.png')))
+        assert before.any() and expected.psnr_outside < math.inf  # the test means something
+        for key, value in expected.to_dict().items():
+            if key != 'image':
+                assert float(row[key]) == pytest.approx(value, nan_ok=True), key
+    with open(run_root / 'finetune_eval.json') as f:
+        report = json.load(f)
+    assert report['summary']['images'] == 2 and report['failures'] == []
+    assert report['summary']['before_pixels'] == sum(int(row['before_pixels']) for row in rows.values())
+    assert os.path.isfile(run_root / 'index.html') and os.path.isfile(run_root / 'sr_mse' / 'held' / 'one.png')
+    assert not (run_root / 'sr_gan' / 'kept.png').exists()  # only the held-out images
