@@ -45,15 +45,6 @@ def lq_crop():
     return np.ascontiguousarray(crop.transpose(2, 0, 1))
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Run torch on one thread: on a small shared CPU, two threads make RRDBNet some 20 times slower."""
-    num_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(num_threads)
-
-
 def run_ncnn(param_path, bin_path, img):
     """Run an ncnn model on CPU in float32; ``img`` is float32 CHW in [0, 1], returns float32 CHW."""
     net = ncnn.Net()
@@ -74,7 +65,7 @@ def run_ncnn(param_path, bin_path, img):
 
 
 @pytest.mark.parametrize('name', list(PACKAGED_MODELS))
-def test_converted_model_matches_ncnn_runtime(converted_dir, lq_crop, one_torch_thread, name):
+def test_converted_model_matches_ncnn_runtime(converted_dir, lq_crop, name):
     model = PACKAGED_MODELS[name]
     net = model.build_network().eval()
     assert load_network_weights(net, converted_dir / model.filename) == 'params_ema'

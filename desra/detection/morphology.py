@@ -34,7 +34,11 @@ def fill_holes(mask, kernel=3):
     structure = _square(kernel, 'fill_holes_kernel')
     mask = np.asarray(mask, dtype=bool)
     if kernel != 3:
-        return ndimage.binary_fill_holes(mask, structure=structure)
+        # scipy corrupts memory when a side of the mask is shorter than the structure (seen with scipy 1.17.1):
+        # a background frame as wide as the structure keeps it safe and changes no hole, since background that
+        # touches the border stays connected to the outside through the frame.
+        padded = ndimage.binary_fill_holes(np.pad(mask, kernel), structure=structure)
+        return padded[kernel:-kernel, kernel:-kernel]
     num_labels, background = cv2.connectedComponents((~mask).view(np.uint8), connectivity=8)
     is_hole = np.ones(num_labels, dtype=bool)
     is_hole[0] = False  # label 0: the mask's own pixels
