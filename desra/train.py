@@ -1,0 +1,240 @@
+"""Fine-tune a GAN-SR model on DeSRA data: ``python desra/train.py -opt options/finetune_realesrgan_x4plus.yml``.
+
+Options, builders, loggers and folders are basicsr's (``experiments/<name>/`` with ``models/``,
+``training_states/``, ``visualization/`` and the log; ``tb_logger/<name>/``); the loop is ours, because basicsr's
+``train_pipeline`` loads resume states onto CUDA whatever ``num_gpu`` says, restarts a resumed epoch from its
+beginning, and reloads the pretrained ``params_ema`` into net_g on resume. Here:
+
+* ``training_states/<iter>.state`` holds everything the rest of the run depends on: epoch, iteration, the position
+  in the epoch of the :class:`~desra.data.deterministic_sampler.DeterministicSampler`, the random states (torch,
+  CUDA, numpy, random) and the model's :meth:`~desra.models.desra_model.DeSRAModel.training_state` (optimizers,
+  schedulers, gradient scaler, net_g / net_g_ema / net_d weights), as plain containers and tensors;
+* ``--auto_resume`` (or ``path:resume_state``) loads the latest state with ``weights_only=True`` onto the CPU, the
+  model moves it to its device, and the epoch continues where it stopped; on one process, a run interrupted at
+  iteration k and resumed ends with bit-identical weights to an uninterrupted run with the same seed (CPU; cuDNN's
+  autotuned kernels may differ between runs on CUDA);
+* validation does not change the random states, so it never changes the training;
+* checkpoints and states are written atomically.
+
+Usage::
+
+    python desra/train.py -opt options/finetune_realesrgan_x4plus.yml [--auto_resume] [--force_yml train:amp=bf16]
+    torchrun --nproc_per_node=4 desra/train.py -opt options/finetune_ldl_x4.yml --launcher pytorch --auto_resume
+"""
+import logging
+import random
+import time
+from contextlib import contextmanager
+from os import path as osp
+
+import numpy as np
+import torch
+
+import desra  # noqa: F401,I001  (must precede basicsr: compatibility shim, registrations)
+from basicsr.data import build_dataloader, build_dataset
+from basicsr.models import build_model
+from basicsr.utils import (AvgTimer, MessageLogger, get_env_info, get_root_logger, get_time_str, init_tb_logger,
+                           make_exp_dirs, mkdir_and_rename, scandir, set_random_seed)
+from basicsr.utils.options import copy_opt_file, dict2str, parse_options
+
+from desra.data.deterministic_sampler import DeterministicSampler
+from desra.models.desra_model import save_checkpoint_file
+from desra.utils.cli import run_main
+from desra.utils.options import ROOT_PATH
+
+
+def get_rng_states():
+    """The random states of torch (CPU and CUDA), numpy and random, as tensors and plain containers."""
+    _, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    states = {'torch': torch.get_rng_state(),
+              'numpy': {'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos), 'has_gauss': int(has_gauss),
+                        'cached_gaussian': float(cached_gaussian)},
+              'random': random.getstate()}
+    if torch.cuda.is_available():
+        states['cuda'] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states):
+    """Restore what :func:`get_rng_states` returned."""
+    torch.set_rng_state(states['torch'])
+    if 'cuda' in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states['cuda'])
+    numpy_state = states['numpy']
+    np.random.set_state(('MT19937', numpy_state['keys'].numpy().astype(np.uint32), numpy_state['pos'],
+                         numpy_state['has_gauss'], numpy_state['cached_gaussian']))
+    version, internal_state, gauss_next = states['random']
+    random.setstate((version, tuple(internal_state), gauss_next))
+
+
+@contextmanager
+def preserved_rng_states():
+    """Run a block (validation) without changing the random states seen by the code after it."""
+    states = get_rng_states()
+    try:
+        yield
+    finally:
+        set_rng_states(states)
+
+
+def find_resume_state(opt):
+    """The training state to resume from: ``path:resume_state``, or with ``--auto_resume`` the latest
+    ``<iter>.state`` in ``experiments/<name>/training_states``; None to start afresh."""
+    if opt['path'].get('resume_state'):
+        return opt['path']['resume_state']
+    state_dir = opt['path']['training_states']
+    if opt['auto_resume'] and osp.isdir(state_dir):
+        iters = [int(name[:-len('.state')]) for name in scandir(state_dir, suffix='.state')
+                 if name[:-len('.state')].isdigit()]
+        if iters:
+            return osp.join(state_dir, f'{max(iters)}.state')
+    return None
+
+
+def create_dataloaders(opt, logger):
+    """The train loader (a :class:`DeterministicSampler` feeding ``(index, sample_seed)`` pairs), its sampler, and
+    one loader per ``datasets:val*`` entry."""
+    train_opt = opt['datasets']['train']
+    train_set = build_dataset(train_opt)
+    sampler = DeterministicSampler(len(train_set), opt['manual_seed'], opt['world_size'], opt['rank'],
+                                   train_opt.get('dataset_enlarge_ratio', 1))
+    if train_opt.get('prefetch_mode') == 'cuda':
+        raise ValueError('datasets:train:prefetch_mode cuda is not supported; use ~ or cpu (with pin_memory: true '
+                         'batches are copied to the GPU asynchronously)')
+    train_loader = build_dataloader(train_set, train_opt, opt['num_gpu'], opt['dist'], sampler, opt['manual_seed'])
+    iters_per_epoch = sampler.num_samples // train_loader.batch_size
+    if iters_per_epoch == 0:
+        raise ValueError(f'{len(train_set)} training images (x dataset_enlarge_ratio) do not fill one batch of '
+                         f'{train_loader.batch_size} per process; raise datasets:train:dataset_enlarge_ratio')
+    logger.info(f'Training data: {len(train_set)} images, enlarge ratio {train_opt.get("dataset_enlarge_ratio", 1)}, '
+                f'batch {train_loader.batch_size} per process, {opt["world_size"]} process(es), '
+                f'{iters_per_epoch} iterations per epoch, {opt["train"]["total_iter"]} iterations in all.')
+    val_loaders = []
+    for phase, dataset_opt in opt['datasets'].items():
+        if phase.split('_')[0] == 'val':
+            val_set = build_dataset(dataset_opt)
+            val_loaders.append(build_dataloader(val_set, dataset_opt, opt['num_gpu'], opt['dist']))
+            logger.info(f'Validation data {dataset_opt["name"]}: {len(val_set)} images.')
+        elif phase != 'train':
+            raise ValueError(f'datasets:{phase}: unknown phase (use train, val or val_<n>)')
+    return train_loader, sampler, val_loaders
+
+
+def save_training_state(opt, model, epoch, current_iter, sampler_position):
+    """Write ``training_states/<iter>.state`` (rank 0 only)."""
+    if opt['rank'] != 0:
+        return
+    state = {'epoch': epoch, 'iter': current_iter, 'sampler_position': sampler_position,
+             'rng_states': get_rng_states(), **model.training_state()}
+    save_checkpoint_file(state, osp.join(opt['path']['training_states'], f'{current_iter}.state'))
+
+
+def validate(opt, model, val_loaders, current_iter, tb_logger):
+    """Validate on every validation loader without touching the random states."""
+    with preserved_rng_states():
+        for val_loader in val_loaders:
+            model.validation(val_loader, current_iter, tb_logger, opt['val'].get('save_img', False))
+
+
+def train_pipeline(root_path):
+    """Parse the command line (basicsr's ``parse_options``) and train; experiments go to ``<root_path>/experiments``.
+
+    Returns:
+        int: Exit status (0).
+    """
+    opt, args = parse_options(root_path, is_train=True)
+    opt['root_path'] = root_path
+    torch.backends.cudnn.benchmark = True
+
+    resume_path = find_resume_state(opt)
+    if resume_path is None:
+        make_exp_dirs(opt)
+        if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name'] and opt['rank'] == 0:
+            mkdir_and_rename(osp.join(root_path, 'tb_logger', opt['name']))
+    copy_opt_file(args.opt, opt['path']['experiments_root'])
+    log_file = osp.join(opt['path']['log'], f'train_{opt["name"]}_{get_time_str()}.log')
+    logger = get_root_logger(logger_name='basicsr', log_level=logging.INFO, log_file=log_file)
+    logger.info(get_env_info())
+    logger.info(dict2str(opt))
+    tb_logger = None
+    if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name']:
+        tb_logger = init_tb_logger(log_dir=osp.join(root_path, 'tb_logger', opt['name']))
+
+    train_loader, train_sampler, val_loaders = create_dataloaders(opt, logger)
+    resume_state = None
+    if resume_path is not None:
+        resume_state = torch.load(resume_path, map_location='cpu', weights_only=True)
+        for key in ('pretrain_network_g', 'pretrain_network_d'):  # the state holds the weights
+            opt['path'][key] = None
+    model = build_model(opt)
+    if not hasattr(model, 'training_state'):
+        raise ValueError(f'model_type {opt["model_type"]}: desra/train.py trains DeSRAModel or DeSRALDLModel')
+
+    epoch, current_iter, sampler_position = 0, 0, 0
+    if resume_state is not None:
+        model.resume_training(resume_state)
+        epoch, current_iter = resume_state['epoch'], resume_state['iter']
+        sampler_position = resume_state['sampler_position']
+        logger.info(f'Resuming from {resume_path}: epoch {epoch}, iter {current_iter}.')
+    train_sampler.set_epoch(epoch)
+    train_sampler.set_start(sampler_position)
+    batches = iter(train_loader)  # draws the workers' base seed from torch's random state...
+    if resume_state is not None:  # ...so the saved states are restored after it, as they were when saved
+        if opt['world_size'] == 1:
+            set_rng_states(resume_state['rng_states'])
+        else:  # one state was saved (rank 0's); give every rank its own stream again
+            set_random_seed(opt['manual_seed'] + opt['rank'] + current_iter)
+
+    total_iters = int(opt['train']['total_iter'])
+    print_freq, save_freq = int(opt['logger']['print_freq']), int(opt['logger']['save_checkpoint_freq'])
+    val_freq = int(opt['val']['val_freq']) if opt.get('val') is not None else 0
+    msg_logger = MessageLogger(opt, current_iter, tb_logger)
+    data_timer, iter_timer = AvgTimer(), AvgTimer()
+    start_time, start_iter = time.time(), current_iter
+    logger.info(f'Start training from epoch {epoch}, iter {current_iter}.')
+    try:
+        while current_iter < total_iters:
+            train_data = next(batches, None)
+            if train_data is None:  # end of the epoch
+                epoch, sampler_position = epoch + 1, 0
+                train_sampler.set_epoch(epoch)
+                batches = iter(train_loader)
+                continue
+            data_timer.record()
+            current_iter += 1
+            sampler_position += train_loader.batch_size
+            model.update_learning_rate(current_iter, warmup_iter=opt['train'].get('warmup_iter', -1))
+            model.feed_data(train_data)
+            model.optimize_parameters(current_iter)
+            iter_timer.record()
+            if current_iter == start_iter + 1:
+                msg_logger.reset_start_time()
+            if current_iter % print_freq == 0:
+                msg_logger({'epoch': epoch, 'iter': current_iter, 'lrs': model.get_current_learning_rate(),
+                            'time': iter_timer.get_avg_time(), 'data_time': data_timer.get_avg_time(),
+                            **model.get_current_log()})
+            if current_iter % save_freq == 0:
+                logger.info('Saving models and training states.')
+                model.save(epoch, current_iter)
+                save_training_state(opt, model, epoch, current_iter, sampler_position)
+            if val_freq and current_iter % val_freq == 0:
+                validate(opt, model, val_loaders, current_iter, tb_logger)
+            data_timer.start()
+            iter_timer.start()
+    except KeyboardInterrupt:
+        logger.info(f'Interrupted at iter {current_iter}; rerun the command with --auto_resume to continue from the '
+                    f'latest state in {opt["path"]["training_states"]}.')
+        raise
+
+    logger.info(f'End of training: {current_iter - start_iter} iterations in {time.time() - start_time:.0f} s. '
+                'Saving the latest models.')
+    model.save(epoch=-1, current_iter=-1)
+    if val_freq and current_iter % val_freq != 0:
+        validate(opt, model, val_loaders, current_iter, tb_logger)
+    if tb_logger:
+        tb_logger.close()
+    return 0
+
+
+if __name__ == '__main__':
+    run_main(lambda: train_pipeline(ROOT_PATH))

@@ -1,0 +1,118 @@
+"""desra/train.py on the CPU: a run interrupted and resumed with --auto_resume ends bit-identical to an unbroken one."""
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import desra  # noqa: F401  (registrations)
+from desra import train
+from desra.models.desra_model import DeSRAModel
+from tests.conftest import TINY_RRDB_OPT
+from tests.test_desra_model import TINY_SWINIR_OPT
+
+NUM_IMAGES, LQ_SIZE, SCALE = 4, 16, 4
+
+
+@pytest.fixture(scope='module')
+def tiny_dataset(tmp_path_factory):
+    """Four LR (16x16) / pseudo-GT (64x64) / mask triples as DeSRADataset reads them."""
+    root = tmp_path_factory.mktemp('desra_data')
+    rng = np.random.default_rng(0)
+    for folder in ('lq', 'gt', 'mask'):
+        (root / folder).mkdir()
+    for i in range(NUM_IMAGES):
+        cv2.imwrite(str(root / 'lq' / f'{i}.png'), rng.integers(0, 256, (LQ_SIZE, LQ_SIZE, 3), dtype=np.uint8))
+        cv2.imwrite(str(root / 'gt' / f'{i}.png'), rng.integers(0, 256, (LQ_SIZE * SCALE,) * 2 + (3,), dtype=np.uint8))
+        mask = np.zeros((LQ_SIZE * SCALE,) * 2, np.uint8)
+        mask[8 * i:8 * i + 20, 10:40] = 255
+        cv2.imwrite(str(root / 'mask' / f'{i}.png'), mask)
+    return root
+
+
+def write_options(tmp_path, data_root, name, network_g):
+    """A 6-iteration CPU fine-tuning of a tiny generator + UNet discriminator, checkpoints every 3 iterations."""
+    opt = {
+        'name': name, 'model_type': 'DeSRAModel', 'scale': SCALE, 'num_gpu': 0, 'manual_seed': 7,
+        'datasets': {'train': {
+            'name': 'tiny', 'type': 'DeSRADataset', 'dataroot_gt': str(data_root / 'gt'),
+            'dataroot_lq': str(data_root / 'lq'), 'dataroot_mask': str(data_root / 'mask'),
+            'io_backend': {'type': 'disk'}, 'gt_size': 32, 'use_hflip': True, 'use_rot': True,
+            'artifact_crop_prob': 0.5, 'num_worker_per_gpu': 0, 'batch_size_per_gpu': 2,
+            'dataset_enlarge_ratio': 1}},
+        'network_g': network_g,
+        'network_d': {'type': 'UNetDiscriminatorSN', 'num_in_ch': 3, 'num_feat': 8, 'skip_connection': True},
+        'path': {'pretrain_network_g': None, 'pretrain_network_d': None, 'resume_state': None},
+        'train': {
+            'ema_decay': 0.999,
+            'optim_g': {'type': 'Adam', 'lr': 1e-3, 'weight_decay': 0, 'betas': [0.9, 0.99]},
+            'optim_d': {'type': 'Adam', 'lr': 1e-3, 'weight_decay': 0, 'betas': [0.9, 0.99]},
+            'scheduler': {'type': 'MultiStepLR', 'milestones': [4], 'gamma': 0.5},
+            'total_iter': 6, 'warmup_iter': -1,
+            'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0},
+            'masked_pixel_opt': {'type': 'MaskedL1Loss', 'loss_weight': 1.0},
+            'gan_opt': {'type': 'RegionGANLoss', 'gan_type': 'vanilla', 'loss_weight': 0.1},
+            'gan_mask_weight': 0.5, 'net_d_iters': 1, 'net_d_init_iters': 1},
+        'logger': {'print_freq': 1, 'save_checkpoint_freq': 3, 'use_tb_logger': False},
+    }
+    path = tmp_path / f'{name}.yml'
+    path.write_text(yaml.safe_dump(opt))
+    return path
+
+
+def run_train(monkeypatch, root, option_file, *extra):
+    monkeypatch.setattr(sys, 'argv', ['desra/train.py', '-opt', str(option_file), *extra])
+    return train.train_pipeline(str(root))
+
+
+def interrupt_at(monkeypatch, stop_iter):
+    """Make optimize_parameters raise KeyboardInterrupt at ``stop_iter``, after half of that iteration's work."""
+    optimize = DeSRAModel.optimize_parameters
+
+    def interrupted(self, current_iter):
+        if current_iter == stop_iter:
+            self.optimizer_g.step()  # a partly done iteration must not leak into the resumed run
+            raise KeyboardInterrupt
+        optimize(self, current_iter)
+
+    monkeypatch.setattr(DeSRAModel, 'optimize_parameters', interrupted)
+
+
+def load(root, name, file):
+    return torch.load(root / 'experiments' / name / 'models' / file, weights_only=True)
+
+
+#: Two Swin layers: stochastic depth (drop_path_rate 0.1, 0 in the first layer) draws from torch's random state
+#: while training, so resuming must restore it.
+SWINIR_WITH_DROP_PATH = {**TINY_SWINIR_OPT, 'depths': [1, 1], 'num_heads': [2, 2]}
+
+
+@pytest.mark.parametrize('network_g', [TINY_RRDB_OPT, SWINIR_WITH_DROP_PATH], ids=['rrdbnet', 'swinir'])
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, monkeypatch, network_g):
+    run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'unbroken', dict(network_g)))
+
+    option_file = write_options(tmp_path, tiny_dataset, 'resumed', dict(network_g))
+    with monkeypatch.context() as patch:
+        interrupt_at(patch, 5)  # 4 images, batch 2: iteration 5 is in the third epoch; state saved at 3
+        with pytest.raises(KeyboardInterrupt):
+            run_train(patch, tmp_path, option_file, '--auto_resume')
+    states = tmp_path / 'experiments' / 'resumed' / 'training_states'
+    assert sorted(p.name for p in states.iterdir()) == ['3.state']
+    state = torch.load(states / '3.state', weights_only=True)
+    assert (state['epoch'], state['iter'], state['sampler_position']) == (1, 3, 2)
+    assert set(state) >= {'optimizers', 'schedulers', 'rng_states', 'net_g', 'net_g_ema', 'net_d'}
+
+    torch.manual_seed(12345)  # whatever the process did before, the state decides
+    run_train(monkeypatch, tmp_path, option_file, '--auto_resume')
+
+    for file, keys in (('net_g_latest.pth', ('params', 'params_ema')), ('net_d_latest.pth', ('params',))):
+        unbroken, resumed = load(tmp_path, 'unbroken', file), load(tmp_path, 'resumed', file)
+        for key in keys:
+            assert unbroken[key].keys() == resumed[key].keys()
+            for name, value in unbroken[key].items():
+                assert torch.equal(value, resumed[key][name]), f'{file} {key} {name} differs after resuming'
+    # the run really trained: the generator moved away from the iteration-3 weights
+    assert not torch.equal(load(tmp_path, 'resumed', 'net_g_6.pth')['params']['conv_last.weight'],
+                           state['net_g']['conv_last.weight'])
