@@ -18,8 +18,8 @@ venv: $(VENV)/.installed
 $(PRETRAINED)/RealESRGAN_x4plus.pth: | $(VENV)/.installed
 	$(PY) scripts/convert_ncnn.py --model all --output_dir $(PRETRAINED)
 
-# The demo's MSE model: RealESRGAN_x4plus's trunk + the pixel-loss head committed in datasets/demo/models/.
-$(PRETRAINED)/DemoMSE_x4plus.pth: $(PRETRAINED)/RealESRGAN_x4plus.pth datasets/demo/models/mse_head_x4plus.pth
+# The demo's MSE model: RealESRGAN_x4plus's trunk + the pixel-loss tail committed in datasets/demo/models/.
+$(PRETRAINED)/DemoMSE_x4plus.pth: $(PRETRAINED)/RealESRGAN_x4plus.pth datasets/demo/models/mse_tail_x4plus.pth
 	$(PY) scripts/make_demo_mse_model.py compose --force
 
 weights: $(PRETRAINED)/RealESRGAN_x4plus.pth $(PRETRAINED)/DemoMSE_x4plus.pth

@@ -1,20 +1,20 @@
-"""The demo's MSE model: RealESRGAN_x4plus with its reconstruction head retrained under pixel (L1) loss only.
+"""The demo's MSE model: RealESRGAN_x4plus with its tail retrained under pixel (L1) loss only.
 
 DeSRA compares a GAN model with the MSE model it was fine-tuned from. Offline we have the official RealESRGAN_x4plus
 weights (GAN) but not its MSE parent RealESRNet_x4plus, and a 2-core CPU cannot retrain a 16.7M-parameter RRDBNet.
-So the demo's MSE model keeps RealESRGAN_x4plus's feature trunk (conv_first ... conv_body) and retrains only the
-upsampling/reconstruction head (conv_up1, conv_up2, conv_hr, conv_last: 148k parameters) with L1 loss on degraded
-photos that are not demo images. With the trunk frozen its features are computed once, so training takes minutes.
-A pixel-loss head predicts the conditional mean of the HR patch: it keeps the structure and drops the hallucinated
+So the demo's MSE model keeps the first RRDB blocks of RealESRGAN_x4plus frozen and retrains its tail (the last
+``--tail_blocks`` RRDB blocks, conv_body and the upsampling/reconstruction head) with L1 loss on degraded photos
+that are not demo images. The frozen part's features are computed once, so training takes minutes on a CPU.
+A pixel-loss model predicts the conditional mean of the HR patch: it keeps the structure and drops the hallucinated
 high-frequency texture, which is what DeSRA's MSE-SR is for. ``datasets/demo/README.md`` discusses the choice.
 
 Two steps:
 
-* ``train`` (run once by the developers; its output ``datasets/demo/models/mse_head_x4plus.pth`` is committed)::
+* ``train`` (run once by the developers; its output ``datasets/demo/models/mse_tail_x4plus.pth`` is committed)::
 
       python scripts/make_demo_mse_model.py train
 
-* ``compose`` (run by ``make demo``): RealESRGAN_x4plus.pth + the committed head ->
+* ``compose`` (run by ``make demo``): RealESRGAN_x4plus.pth + the committed tail ->
   ``experiments/pretrained_models/DemoMSE_x4plus.pth`` (``{'params': state_dict}``, basicsr format)::
 
       python scripts/make_demo_mse_model.py compose
@@ -37,14 +37,16 @@ from desra.utils.img_io import atomic_output
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAN_WEIGHTS = os.path.join(REPO_ROOT, 'experiments', 'pretrained_models', 'RealESRGAN_x4plus.pth')
-HEAD_WEIGHTS = os.path.join(REPO_ROOT, 'datasets', 'demo', 'models', 'mse_head_x4plus.pth')
+TAIL_WEIGHTS = os.path.join(REPO_ROOT, 'datasets', 'demo', 'models', 'mse_tail_x4plus.pth')
 MSE_WEIGHTS = os.path.join(REPO_ROOT, 'experiments', 'pretrained_models', 'DemoMSE_x4plus.pth')
-HEAD_LAYERS = ('conv_up1', 'conv_up2', 'conv_hr', 'conv_last')
+HEAD_LAYERS = ('conv_body', 'conv_up1', 'conv_up2', 'conv_hr', 'conv_last')
+NUM_BLOCKS = 23
 SCALE = 4
 
-#: Training photos from the scikit-image wheel, none of them a demo image: (name, HR crop side in pixels).
-TRAINING_PHOTOS = (('stereo_motorcycle_left', 480), ('stereo_motorcycle_right', 480), ('colorwheel', 368),
-                   ('cell', 640), ('text', 160), ('page', 176))
+#: Training photos from the scikit-image wheel, none of them in the demo: (name, HR crop side in pixels).
+TRAINING_PHOTOS = (('stereo_motorcycle_left', 480), ('stereo_motorcycle_right', 480), ('brick', 480),
+                   ('chelsea', 288), ('coffee', 384), ('astronaut', 480), ('camera', 480), ('moon', 480),
+                   ('clock', 288), ('text', 160))
 
 
 def load_photo(name):
@@ -77,19 +79,27 @@ def degrade(hr, rng):
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
 
 
-def trunk_features(net, lr):
-    """RRDBNet's features before upsampling, (1, 64, h, w), for LR (h, w, 3) float32 [0, 1]."""
+def frozen_features(net, lr, first_tail_block):
+    """The frozen part's outputs for LR (h, w, 3) float32 [0, 1]: ``conv_first``'s features (kept for RRDBNet's
+    long residual) and the features after block ``first_tail_block - 1``, each (1, 64, h, w)."""
     x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))[None]
     with torch.inference_mode():
-        feat = net.conv_first(x)
-        return feat + net.conv_body(net.body(feat))
+        first = net.conv_first(x)
+        return first, net.body[:first_tail_block](first)
 
 
-def head_forward(net, feat):
-    """RRDBNet's upsampling head on trunk features, exactly as ``RRDBNet.forward`` does it."""
+def tail_forward(net, first, hidden, first_tail_block):
+    """The rest of ``RRDBNet.forward`` (scale 4) from :func:`frozen_features`' outputs."""
+    feat = first + net.conv_body(net.body[first_tail_block:](hidden))
     feat = net.lrelu(net.conv_up1(F.interpolate(feat, scale_factor=2, mode='nearest')))
     feat = net.lrelu(net.conv_up2(F.interpolate(feat, scale_factor=2, mode='nearest')))
     return net.conv_last(net.lrelu(net.conv_hr(feat)))
+
+
+def is_tail_key(key, first_tail_block):
+    """Whether a state-dict key belongs to the retrained tail."""
+    parts = key.split('.')
+    return parts[0] in HEAD_LAYERS or (parts[0] == 'body' and int(parts[1]) >= first_tail_block)
 
 
 def load_gan_rrdbnet():
@@ -101,11 +111,12 @@ def load_gan_rrdbnet():
 
 
 def train(args):
-    """Retrain the head with L1 on degraded training photos; writes HEAD_WEIGHTS (params of the head only)."""
+    """Retrain the tail with L1 on degraded training photos; writes TAIL_WEIGHTS (the tail's params, fp16)."""
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     net = load_gan_rrdbnet()
-    pairs = []
+    first_tail_block = NUM_BLOCKS - args.tail_blocks
+    samples = []
     for name, side in TRAINING_PHOTOS:
         photo = load_photo(name)
         side = min(side, photo.shape[0] // SCALE * SCALE, photo.shape[1] // SCALE * SCALE)
@@ -113,43 +124,48 @@ def train(args):
             top = int(rng.integers(photo.shape[0] - side + 1))
             left = int(rng.integers(photo.shape[1] - side + 1))
             hr = photo[top:top + side, left:left + side]
-            pairs.append((trunk_features(net, degrade(hr, rng)), torch.from_numpy(hr.transpose(2, 0, 1).copy())))
+            first, hidden = frozen_features(net, degrade(hr, rng), first_tail_block)
+            samples.append((first, hidden, torch.from_numpy(hr.transpose(2, 0, 1).copy())))
         print(f'features of {name}: {args.variants} degraded variants', flush=True)
 
-    params = [p for layer in HEAD_LAYERS for p in getattr(net, layer).parameters()]
+    params = [p for k, p in net.named_parameters() if is_tail_key(k, first_tail_block)]
     optimizer = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.99))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, args.iters)
     patch = args.lr_patch
     for step in range(1, args.iters + 1):
-        feats, hrs = [], []
-        for index in rng.integers(len(pairs), size=args.batch):
-            feat, hr = pairs[index]
-            top = int(rng.integers(feat.shape[2] - patch + 1))
-            left = int(rng.integers(feat.shape[3] - patch + 1))
-            feats.append(feat[0, :, top:top + patch, left:left + patch])
+        firsts, hiddens, hrs = [], [], []
+        for index in rng.integers(len(samples), size=args.batch):
+            first, hidden, hr = samples[index]
+            top = int(rng.integers(first.shape[2] - patch + 1))
+            left = int(rng.integers(first.shape[3] - patch + 1))
+            firsts.append(first[0, :, top:top + patch, left:left + patch])
+            hiddens.append(hidden[0, :, top:top + patch, left:left + patch])
             hrs.append(hr[:, top * SCALE:(top + patch) * SCALE, left * SCALE:(left + patch) * SCALE])
-        loss = F.l1_loss(head_forward(net, torch.stack(feats)), torch.stack(hrs))
+        output = tail_forward(net, torch.stack(firsts), torch.stack(hiddens), first_tail_block)
+        loss = F.l1_loss(output, torch.stack(hrs))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        scheduler.step()
         if step % 50 == 0 or step == 1:
             print(f'iter {step:4d}  L1 {loss.item():.4f}', flush=True)
 
-    head = {k: v.detach().clone() for k, v in net.state_dict().items() if k.split('.')[0] in HEAD_LAYERS}
-    with atomic_output(HEAD_WEIGHTS) as tmp_path:
-        torch.save({'params': head, 'recipe': vars(args)}, tmp_path)
-    print(f'wrote {HEAD_WEIGHTS}')
+    tail = {k: v.detach().half() for k, v in net.state_dict().items() if is_tail_key(k, first_tail_block)}
+    with atomic_output(TAIL_WEIGHTS) as tmp_path:
+        torch.save({'params': tail, 'recipe': vars(args)}, tmp_path)
+    print(f'wrote {TAIL_WEIGHTS}')
 
 
 def compose(args):
-    """RealESRGAN_x4plus with the retrained head -> MSE_WEIGHTS, a regular basicsr checkpoint."""
+    """RealESRGAN_x4plus with the retrained tail -> MSE_WEIGHTS, a regular basicsr checkpoint (fp32)."""
     if os.path.isfile(MSE_WEIGHTS) and not args.force:
         print(f'{MSE_WEIGHTS} exists; skipped (--force to rebuild)')
         return
     state = load_state_dict(GAN_WEIGHTS)[0] if os.path.isfile(GAN_WEIGHTS) else None
     if state is None:
         sys.exit(f'error: {GAN_WEIGHTS} is missing; run `make weights` first')
-    head = torch.load(HEAD_WEIGHTS, map_location='cpu', weights_only=True)['params']
-    state.update(head)
+    tail = torch.load(TAIL_WEIGHTS, map_location='cpu', weights_only=True)['params']
+    state.update({k: v.float() for k, v in tail.items()})
     with atomic_output(MSE_WEIGHTS) as tmp_path:
         torch.save({'params': state}, tmp_path)
     print(f'wrote {MSE_WEIGHTS}')
@@ -158,8 +174,9 @@ def compose(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='step', required=True)
-    train_parser = sub.add_parser('train', help='retrain the head (writes the committed head weights)')
-    train_parser.add_argument('--iters', type=int, default=600)
+    train_parser = sub.add_parser('train', help='retrain the tail (writes the committed tail weights)')
+    train_parser.add_argument('--tail_blocks', type=int, default=2, help='RRDB blocks retrained, from the end')
+    train_parser.add_argument('--iters', type=int, default=700)
     train_parser.add_argument('--batch', type=int, default=8)
     train_parser.add_argument('--lr_patch', type=int, default=24, help='LR patch side, pixels')
     train_parser.add_argument('--lr', type=float, default=2e-4)
