@@ -38,8 +38,9 @@ import numpy as np
 import desra  # noqa: F401  (basicsr compatibility and registrations)
 from desra.data.aligned_crop import LQWindow, artifact_windows
 from desra.data.pseudo_gt import mask_to_hr, pseudo_gt_image
-from desra.detection.batch import finish, get_command_logger, run_batch
-from desra.detection.pairs import Failure, collect_items, index_folder
+from desra.utils.batch import finish, get_command_logger, run_batch
+from desra.detection.pairs import collect_items
+from desra.utils.image_names import Failure, index_folder
 from desra.metrics.detection_metrics import DEFAULT_BORDER, load_mask
 from desra.utils.cli import run_main
 from desra.utils.img_io import read_image, write_image, write_text

@@ -18,7 +18,7 @@ import io
 import sys
 from os import path as osp
 
-from desra.detection.pairs import index_folder
+from desra.utils.image_names import index_folder
 from desra.metrics import DEFAULT_BORDER, DEFAULT_OVERLAP, format_score, load_mask, score_mask_pair, summarize_scores
 from desra.utils.img_io import write_text
 

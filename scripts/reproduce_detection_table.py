@@ -39,7 +39,8 @@ import desra  # noqa: F401
 from desra.detection import DEFAULT_DETECTOR_OPT, ArtifactDetector, SegmenterWeightsError
 from desra.detection.baselines import (CLEANUP_KEYS, LDL_VARIANCE_THRESHOLD, SSIM_THRESHOLD, ldl_artifact_mask,
                                        ssim_artifact_mask)
-from desra.detection.pairs import collect_items, index_folder
+from desra.detection.pairs import collect_items
+from desra.utils.image_names import index_folder
 from desra.metrics import DEFAULT_BORDER, DEFAULT_OVERLAP, format_score, load_mask, score_mask_pair, summarize_scores
 from desra.utils.img_io import load_rgb255
 

@@ -101,7 +101,7 @@ def test_page_lists_worst_first_with_relative_pictures_and_zoom_targets(tmp_path
 
 
 def test_render_report_shows_failures():
-    from desra.detection.pairs import Failure
+    from desra.utils.image_names import Failure
     text = render_report('t', [], failures=[Failure('x', '/data/x.png: not a readable image')])
     assert '1 image(s) skipped' in text and 'x: /data/x.png: not a readable image' in text
 

@@ -7,7 +7,7 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data as data
 
 from desra.data.aligned_crop import random_window
-from desra.data.paired_files import index_by_stem, read_meta_info
+from desra.utils.image_names import index_images, read_name_list
 from desra.metrics.detection_metrics import load_mask
 from desra.utils.img_io import decode_image, read_image
 
@@ -28,7 +28,7 @@ class DeSRADataset(data.Dataset):
       ``a/b.jpg``). A mask pixel is an artifact when at least half the file's maximum (0/255 masks).
     * ``meta_info_file`` (str, optional): The samples, one per line as ``desra/build_dataset.py`` writes them
       (``<name>.png``; basicsr's ``name (h,w,c)`` lines work too, see
-      :func:`~desra.data.paired_files.read_meta_info`); default: every image under ``dataroot_gt``.
+      :func:`~desra.utils.image_names.read_name_list`); default: every image under ``dataroot_gt``.
     * ``io_backend`` (dict): ``{type: disk}``, the only backend supported.
     * ``scale`` (int), ``phase`` ('train' | 'val'): Filled in by basicsr's ``build_dataset``.
     * ``gt_size`` (int, train): HR crop side, a multiple of ``scale``; the LR crop is ``gt_size // scale``.
@@ -80,9 +80,9 @@ class DeSRADataset(data.Dataset):
     def _pair_paths(self):
         """The ``{'lq_path', 'gt_path', 'mask_path'}`` of every sample, checking that all files exist."""
         folders = {'gt': self.gt_folder, 'lq': self.lq_folder, 'mask': self.mask_folder}
-        indexes = {key: index_by_stem(folder) for key, folder in folders.items()}
+        indexes = {key: index_images(folder, key) for key, folder in folders.items()}
         meta_info_file = self.opt.get('meta_info_file')
-        names = read_meta_info(meta_info_file) if meta_info_file else list(indexes['gt'])
+        names = read_name_list(meta_info_file) if meta_info_file else list(indexes['gt'])
         if not names:
             raise ValueError(f'DeSRADataset: no images in {meta_info_file or self.gt_folder} (dataroot_gt '
                              f'{self.gt_folder}, dataroot_lq {self.lq_folder}, dataroot_mask {self.mask_folder})')
@@ -90,10 +90,10 @@ class DeSRADataset(data.Dataset):
         for name in names:
             missing = [f'{what} {name}.* in {folders[key]}' for key, what in LABELS.items() if name not in indexes[key]]
             if missing:
-                problems.append(f'{os.path.join(self.gt_folder, indexes["gt"].get(name, name))}: no '
+                problems.append(f'{indexes["gt"].get(name, os.path.join(self.gt_folder, name))}: no '
                                 + ', no '.join(missing))
             else:
-                paths.append({f'{key}_path': os.path.join(folders[key], indexes[key][name]) for key in folders})
+                paths.append({f'{key}_path': indexes[key][name] for key in folders})
         if problems:
             more = f'\n  ... and {len(problems) - MAX_LISTED} more' if len(problems) > MAX_LISTED else ''
             raise FileNotFoundError(f'DeSRADataset: {len(problems)} image(s) cannot be used:\n  '

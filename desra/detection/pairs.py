@@ -15,25 +15,7 @@ outputs of the image are stored under that name. ``meta_info_file`` restricts a 
 import os
 from dataclasses import dataclass, field
 
-import yaml
-
-from desra.data.paired_files import stem_of
-from desra.utils.img_io import IMAGE_EXTENSIONS, list_images
-
-
-@dataclass
-class Failure:
-    """An image that could not be processed.
-
-    Attributes:
-        name (str): The image's name (see the module docstring).
-        message (str): What went wrong, naming the file(s) involved (``str(failure)`` prefixes the name).
-    """
-    name: str
-    message: str
-
-    def __str__(self):
-        return f'{self.name}: {self.message}'
+from desra.utils.image_names import Failure, index_folder, read_name_list
 
 
 @dataclass
@@ -49,69 +31,6 @@ class ImageItem:
     name: str
     sr_paths: dict = field(default_factory=dict)
     lq_path: str = None
-
-
-def index_folder(root, label):
-    """Map the name of every file under ``root`` (searched recursively) to its path.
-
-    Every file is listed, not only known image extensions, so that a stray file is reported when it is read.
-
-    Args:
-        root (str): The folder.
-        label (str): What the folder holds (``'GAN-SR'``), used in messages.
-
-    Returns:
-        tuple[dict[str, str], list[Failure]]: name -> path, and one failure per name that two files share
-        (``a.png`` and ``a.jpg``: which one to use is ambiguous, so neither is used).
-
-    Raises:
-        FileNotFoundError: ``root`` is not a folder (the message names the option's label).
-    """
-    try:
-        rel_paths = list_images(root, extensions=None)
-    except FileNotFoundError:
-        raise FileNotFoundError(f'{root}: no such folder ({label} images)') from None
-    by_name = {}
-    for rel_path in rel_paths:
-        by_name.setdefault(stem_of(rel_path), []).append(os.path.join(root, rel_path))
-    index = {name: paths[0] for name, paths in by_name.items() if len(paths) == 1}
-    failures = [Failure(name, f'several {label} files share this name: {", ".join(paths)}')
-                for name, paths in by_name.items() if len(paths) > 1]
-    return index, failures
-
-
-def read_name_list(meta_info_file, meta_info_key=None):
-    """Read the image names a run is restricted to.
-
-    Args:
-        meta_info_file (str): A text file in basicsr's meta-info style (one relative path per line; the first
-            whitespace-separated word is used, blank lines and ``#`` comments are skipped), or a YAML file holding
-            a list of names or, with ``meta_info_key``, a mapping whose entry ``meta_info_key`` is such a list
-            (``datasets/demo/splits.yml`` with key ``finetune``).
-        meta_info_key (str | None): Entry of a YAML mapping to read.
-
-    Returns:
-        list[str]: Names (relative paths; a known image extension is dropped, so ``0001.png`` and ``0001`` agree).
-
-    Raises:
-        FileNotFoundError / ValueError: The file is missing, or does not hold a list under the key.
-    """
-    if not os.path.isfile(meta_info_file):
-        raise FileNotFoundError(f'{meta_info_file}: no such meta_info_file')
-    with open(meta_info_file, encoding='utf-8') as f:
-        if meta_info_file.lower().endswith(('.yml', '.yaml')):
-            entries = yaml.safe_load(f)
-            if meta_info_key is not None:
-                if not isinstance(entries, dict) or meta_info_key not in entries:
-                    raise ValueError(f'{meta_info_file}: no entry "{meta_info_key}" (meta_info_key)')
-                entries = entries[meta_info_key]
-            if not isinstance(entries, list):
-                raise ValueError(f'{meta_info_file}: expected a list of image names'
-                                 + (f' under "{meta_info_key}"' if meta_info_key else ' (or set meta_info_key)'))
-        else:
-            entries = [line.split()[0] for line in f if line.strip() and not line.lstrip().startswith('#')]
-    return [stem_of(str(entry)) if str(entry).lower().endswith(IMAGE_EXTENSIONS) else str(entry)
-            for entry in entries]
 
 
 def restrict(index, names, label):

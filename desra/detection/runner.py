@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from desra.detection import ArtifactDetector
-from desra.detection.batch import SRCache, finish, gather_failures, get_command_logger, run_batch, shard
+from desra.utils.batch import SRCache, finish, gather_failures, get_command_logger, run_batch, shard
 from desra.detection.pairs import collect_items
 from desra.report import (Panel, PartView, ReportPictures, ReportRow, colorize_labels, measure_parts, outline_mask,
                           save_rgb, write_report)

@@ -24,10 +24,10 @@ class FolderRunReport:
         return '\n'.join(lines)
 
 
-def output_name(rel_path, has_alpha):
-    """The output's relative path: the input's, as PNG when the input has alpha in a format without one."""
-    root, ext = os.path.splitext(rel_path)
-    return f'{root}.png' if has_alpha and ext.lower() in NO_ALPHA_EXTENSIONS else rel_path
+def output_name(path, has_alpha):
+    """The output's path: ``path``, as PNG when the image has alpha and ``path``'s format cannot hold it."""
+    root, ext = os.path.splitext(path)
+    return f'{root}.png' if has_alpha and ext.lower() in NO_ALPHA_EXTENSIONS else path
 
 
 def find_output(output_root, rel_path):
@@ -37,6 +37,21 @@ def find_output(output_root, rel_path):
         if os.path.isfile(path):
             return path
     return None
+
+
+def upscale_file(upsampler, input_path, output_path, alpha_upsampler='model'):
+    """Super-resolve one image file into ``output_path`` (atomic), keeping its depth, gray-ness and alpha.
+
+    Returns:
+        str: The path written: ``output_path``, or its PNG twin for an image with alpha (see :func:`output_name`).
+
+    Raises:
+        ImageReadError: ``input_path`` is not a readable image (the message names it).
+    """
+    decoded = decode_image(read_image(input_path))
+    output_path = output_name(output_path, decoded.alpha is not None)
+    write_image(output_path, encode_image(upsampler.upscale(decoded, alpha_upsampler=alpha_upsampler)))
+    return output_path
 
 
 def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite=False, alpha_upsampler='model',
@@ -69,11 +84,9 @@ def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite
             continue
         input_path = os.path.join(input_root, rel_path)
         try:
-            decoded = decode_image(read_image(input_path))
+            upscale_file(upsampler, input_path, os.path.join(output_root, rel_path), alpha_upsampler)
         except ImageReadError as error:
             report.failed[rel_path] = str(error)
             continue
-        output = upsampler.upscale(decoded, alpha_upsampler=alpha_upsampler)
-        write_image(os.path.join(output_root, output_name(rel_path, decoded.alpha is not None)), encode_image(output))
         report.written.append(rel_path)
     return report

@@ -21,7 +21,7 @@ import os
 import numpy as np
 from basicsr.utils import get_root_logger
 
-from desra.data.paired_files import index_by_stem, stem_of
+from desra.utils.image_names import index_images, stem_of
 from desra.detection import ArtifactDetector
 from desra.inference import TiledUpsampler, build_sr_network
 from desra.utils.img_io import load_rgb255, write_image
@@ -70,10 +70,10 @@ class ArtifactAreaValidator:
             if dataset_opt.get('dataroot_mse'):
                 root = dataset_opt['dataroot_mse']
                 stem = stem_of(os.path.relpath(lq_path, dataset_opt['dataroot_lq']))
-                index = index_by_stem(root)
+                index = index_images(root, 'MSE-SR')
                 if stem not in index:
                     raise FileNotFoundError(f'{lq_path}: no MSE-SR {stem}.* in dataroot_mse {root}')
-                self.mse_cache[lq_path] = load_rgb255(os.path.join(root, index[stem]))
+                self.mse_cache[lq_path] = load_rgb255(index[stem])
             else:
                 self.mse_cache[lq_path] = to_rgb255(self.mse_upsampler.upscale_rgb(lq))
         return self.mse_cache[lq_path]

@@ -15,9 +15,8 @@ from basicsr.utils.options import dict2str
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from desra.detection.pairs import Failure
-from desra.inference import build_upsampler
-from desra.utils.img_io import decode_image, encode_image, read_image, write_image
+from desra.inference import build_upsampler, upscale_file
+from desra.utils.image_names import Failure
 
 
 def get_command_logger(opt, command):
@@ -75,8 +74,7 @@ class SRCache:
         """
         path = item.sr_paths[self.role]
         if overwrite or not os.path.isfile(path):
-            decoded = decode_image(read_image(item.lq_path))
-            write_image(path, encode_image(self.load_network().upscale(decoded)))
+            upscale_file(self.load_network(), item.lq_path, path)
         return path
 
 

@@ -1,0 +1,107 @@
+"""How images are named across folders: by relative path without extension, so ``a/b.png`` pairs with ``a/b.jpg``.
+
+Every stage matches its inputs this way (MSE-SR with GAN-SR, masks with SR images, LR with pseudo-GT), and
+``meta_info_file`` lists restrict a run to some names.
+"""
+import os
+from dataclasses import dataclass
+
+import yaml
+
+from desra.utils.img_io import IMAGE_EXTENSIONS, list_images
+
+
+@dataclass
+class Failure:
+    """An image that could not be processed.
+
+    Attributes:
+        name (str): The image's name (:func:`stem_of`).
+        message (str): What went wrong, naming the file(s) involved (``str(failure)`` prefixes the name).
+    """
+    name: str
+    message: str
+
+    def __str__(self):
+        return f'{self.name}: {self.message}'
+
+
+def stem_of(rel_path):
+    """The name of the image at ``rel_path`` (relative to its folder): ``'a/b.png'`` -> ``'a/b'``, POSIX separators."""
+    return os.path.splitext(rel_path.replace(os.sep, '/'))[0]
+
+
+def index_folder(root, label, extensions=None):
+    """Map the name of every file under ``root`` (searched recursively) to its path.
+
+    Args:
+        root (str): The folder.
+        label (str): What the folder holds (``'GAN-SR'``), used in messages.
+        extensions (tuple[str] | None): File endings to list; None lists every file, so that a stray file is
+            reported when it is read rather than silently ignored.
+
+    Returns:
+        tuple[dict[str, str], list[Failure]]: name -> path (``root`` joined), and one failure per name that two
+        files share (``a.png`` and ``a.jpg``: which one to use is ambiguous, so neither is used).
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder (the message names the label).
+    """
+    try:
+        rel_paths = list_images(root, extensions=extensions)
+    except FileNotFoundError:
+        raise FileNotFoundError(f'{root}: no such folder ({label} images)') from None
+    by_name = {}
+    for rel_path in rel_paths:
+        by_name.setdefault(stem_of(rel_path), []).append(os.path.join(root, rel_path))
+    index = {name: paths[0] for name, paths in by_name.items() if len(paths) == 1}
+    failures = [Failure(name, f'several {label} files share this name: {", ".join(paths)}')
+                for name, paths in by_name.items() if len(paths) > 1]
+    return index, failures
+
+
+def index_images(root, label):
+    """Like :func:`index_folder` for image files only, but a shared name is an error.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder.
+        ValueError: Two images share a name; the message names both files.
+    """
+    index, failures = index_folder(root, label, extensions=IMAGE_EXTENSIONS)
+    if failures:
+        raise ValueError(f'{failures[0]}; keep only one of them')
+    return index
+
+
+def read_name_list(meta_info_file, meta_info_key=None):
+    """Read the image names a run is restricted to.
+
+    Args:
+        meta_info_file (str): A text file in basicsr's meta-info style (one relative path per line; the first
+            whitespace-separated word is used, so ``0001_s001.png (480,480,3)`` lines work; blank lines and ``#``
+            comments are skipped), or a YAML file holding a list of names or, with ``meta_info_key``, a mapping whose
+            entry ``meta_info_key`` is such a list (``datasets/demo/splits.yml`` with key ``finetune``).
+        meta_info_key (str | None): Entry of a YAML mapping to read.
+
+    Returns:
+        list[str]: Names in file order (a known image extension is dropped, so ``0001.png`` and ``0001`` agree).
+
+    Raises:
+        FileNotFoundError / ValueError: The file is missing, or does not hold a list under the key.
+    """
+    if not os.path.isfile(meta_info_file):
+        raise FileNotFoundError(f'{meta_info_file}: no such meta_info_file')
+    with open(meta_info_file, encoding='utf-8') as f:
+        if meta_info_file.lower().endswith(('.yml', '.yaml')):
+            entries = yaml.safe_load(f)
+            if meta_info_key is not None:
+                if not isinstance(entries, dict) or meta_info_key not in entries:
+                    raise ValueError(f'{meta_info_file}: no entry "{meta_info_key}" (meta_info_key)')
+                entries = entries[meta_info_key]
+            if not isinstance(entries, list):
+                raise ValueError(f'{meta_info_file}: expected a list of image names'
+                                 + (f' under "{meta_info_key}"' if meta_info_key else ' (or set meta_info_key)'))
+        else:
+            entries = [line.split()[0] for line in f if line.strip() and not line.lstrip().startswith('#')]
+    return [stem_of(str(entry)) if str(entry).lower().endswith(IMAGE_EXTENSIONS) else str(entry)
+            for entry in entries]
