@@ -18,7 +18,7 @@ venv: $(VENV)/.installed
 $(PRETRAINED)/RealESRGAN_x4plus.pth: | $(VENV)/.installed
 	$(PY) scripts/convert_ncnn.py --model all --output_dir $(PRETRAINED)
 
-# The demo's MSE model: RealESRGAN_x4plus's trunk + the pixel-loss tail committed in datasets/demo/models/.
+# The demo's MSE model: RealESRGAN_x4plus with the pixel-loss tail committed in datasets/demo/models/.
 $(PRETRAINED)/DemoMSE_x4plus.pth: $(PRETRAINED)/RealESRGAN_x4plus.pth datasets/demo/models/mse_tail_x4plus.pth
 	$(PY) scripts/make_demo_mse_model.py compose --force
 
