@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -21,6 +22,23 @@ def make_tiny_rrdbnet(seed=0):
     torch.manual_seed(seed)
     opt = {k: v for k, v in TINY_RRDB_OPT.items() if k != 'type'}
     return RRDBNet(**opt)
+
+
+def write_random_images(root, names, shape=(12, 14, 3), seed=0):
+    """Write uint8 noise images ``<root>/<name>.png`` (``name`` may hold subfolders), the same for the same seed."""
+    from desra.utils.img_io import write_image
+    rng = np.random.default_rng(seed)
+    for name in names:
+        write_image(os.path.join(root, f'{name}.png'), rng.integers(0, 256, shape, dtype=np.uint8))
+
+
+def save_tiny_checkpoints(folder, roles, param_key='params'):
+    """Save one tiny RRDBNet checkpoint ``<folder>/<role>.pth`` per role (seeded by its position); return their paths."""
+    paths = {}
+    for seed, role in enumerate(roles):
+        paths[role] = os.path.join(folder, f'{role}.pth')
+        torch.save({param_key: make_tiny_rrdbnet(seed).state_dict()}, paths[role])
+    return paths
 
 
 def run_command(args, cwd=REPO_ROOT, **kwargs):

@@ -13,9 +13,8 @@ from urllib.parse import unquote
 import cv2
 import numpy as np
 import pytest
-import torch
 import yaml
-from conftest import TINY_RRDB_OPT, make_tiny_rrdbnet, run_command
+from conftest import TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
 
 from desra.detection import ArtifactDetector
 from desra.inference import TiledUpsampler, build_sr_network
@@ -181,14 +180,9 @@ def test_rerun_skips_finished_images_and_redoes_unfinished_ones(folder_run):
 
 def test_lr_mode_makes_and_caches_the_sr_results(tmp_path):
     lr_root = tmp_path / 'lr'
-    rng = np.random.default_rng(0)
-    for name in ('a', 'sub/b', 'unlisted'):
-        write_image(str(lr_root / f'{name}.png'), rng.integers(0, 256, (12, 14, 3), dtype=np.uint8))
+    write_random_images(str(lr_root), ('a', 'sub/b', 'unlisted'))
     (tmp_path / 'names.txt').write_text('a.png\nsub/b\n')
-    checkpoints = {}
-    for seed, role in enumerate(('mse', 'gan')):
-        checkpoints[role] = str(tmp_path / f'{role}.pth')
-        torch.save({'params_ema': make_tiny_rrdbnet(seed).state_dict()}, checkpoints[role])
+    checkpoints = save_tiny_checkpoints(str(tmp_path), ('mse', 'gan'), param_key='params_ema')
     opt_path = write_options(
         tmp_path / 'detect.yml', tmp_path / 'results',
         {'dataroot_lq': str(lr_root), 'meta_info_file': str(tmp_path / 'names.txt')},

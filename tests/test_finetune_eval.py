@@ -6,14 +6,13 @@ import os
 
 import numpy as np
 import pytest
-import torch
 import yaml
-from conftest import TINY_RRDB_OPT, make_tiny_rrdbnet, run_command
+from conftest import TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
 from skimage.metrics import structural_similarity
 
 from desra.metrics import (addition_rate, psnr_outside, removal_rate, score_finetune, ssim_outside,
                            summarize_finetune)
-from desra.utils.img_io import load_rgb255, read_image, write_image
+from desra.utils.img_io import load_rgb255, read_image
 
 
 def block_masks():
@@ -77,14 +76,11 @@ def test_totals_pool_pixels_over_images():
 
 def test_test_command_end_to_end(tmp_path):
     lr_root = tmp_path / 'lr'
-    rng = np.random.default_rng(0)
-    for name in ('kept', 'held/one', 'held/two'):
-        write_image(str(lr_root / f'{name}.png'), rng.integers(0, 256, (12, 14, 3), dtype=np.uint8))
+    write_random_images(str(lr_root), ('kept', 'held/one', 'held/two'))
     (tmp_path / 'splits.yml').write_text('finetune: [kept]\nheldout: [held/one, held/two]\n')
-    paths = {'results_root': str(tmp_path / 'results')}
-    for seed, role in enumerate(('mse', 'gan', 'finetuned')):
-        paths[f'pretrain_network_{role}'] = str(tmp_path / f'{role}.pth')
-        torch.save({'params': make_tiny_rrdbnet(seed).state_dict()}, paths[f'pretrain_network_{role}'])
+    checkpoints = save_tiny_checkpoints(str(tmp_path), ('mse', 'gan', 'finetuned'))
+    paths = {'results_root': str(tmp_path / 'results'),
+             **{f'pretrain_network_{role}': path for role, path in checkpoints.items()}}
     opt = {'name': 'eval', 'num_gpu': 0, 'scale': 4, 'path': paths,
            'datasets': {'test': {'dataroot_lq': str(lr_root), 'meta_info_file': str(tmp_path / 'splits.yml'),
                                  'meta_info_key': 'heldout'}},
