@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from desra.build_dataset import REQUIRED_SOURCES, BuildSettings, DatasetBuilder, main
+from desra.build_dataset import main
+from desra.data.dataset_builder import REQUIRED_SOURCES, BuildSettings, DatasetBuilder
 from desra.data.aligned_crop import LQWindow, artifact_windows, window_around
 from desra.data.pseudo_gt import blend_weights, mask_to_hr, pseudo_gt_image
 from desra.utils.options import ROOT_PATH, load_yaml, parse_command_options
