@@ -38,7 +38,7 @@ from basicsr.utils import (AvgTimer, MessageLogger, get_env_info, get_root_logge
 from basicsr.utils.options import copy_opt_file, dict2str, parse_options
 
 from desra.data.deterministic_sampler import DeterministicSampler
-from desra.models.desra_model import save_checkpoint_file
+from desra.utils.checkpoint import save_checkpoint_file
 from desra.utils.cli import run_main
 from desra.utils.options import ROOT_PATH
 

@@ -51,22 +51,10 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from desra.losses.masked_loss import RegionGANLoss
 from desra.losses.perceptual_loss import RegionPerceptualLoss, find_vgg19_weights
 from desra.models.artifact_validation import ArtifactAreaValidator
-from desra.utils.checkpoint import load_network_weights
-from desra.utils.img_io import atomic_output
+from desra.utils.checkpoint import cpu_state_dict, load_network_weights, save_checkpoint_file
 
 #: ``train:amp`` values and the autocast dtype they select.
 AMP_DTYPES = {False: None, None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
-
-
-def save_checkpoint_file(obj, path):
-    """``torch.save(obj, path)`` atomically: an interrupted write leaves no file under ``path``."""
-    with atomic_output(path) as tmp_path:
-        torch.save(obj, tmp_path)
-
-
-def cpu_state_dict(net):
-    """``net.state_dict()`` with every tensor detached, on the CPU and in the standard (contiguous) layout."""
-    return OrderedDict((key, value.detach().cpu().contiguous()) for key, value in net.state_dict().items())
 
 
 def amp_dtype_from_options(opt):

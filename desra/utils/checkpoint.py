@@ -9,8 +9,11 @@ Formats understood (all loaded with ``weights_only=True``):
 * keys prefixed by ``module.`` (saved from DataParallel / DistributedDataParallel).
 """
 import os
+from collections import OrderedDict
 
 import torch
+
+from desra.utils.img_io import atomic_output
 
 #: Keys tried in this order by ``param_key='auto'``: EMA weights first, as Real-ESRGAN's inference does.
 AUTO_PARAM_KEYS = ('params_ema', 'params', 'state_dict', 'model')
@@ -107,3 +110,17 @@ def load_network_weights(net, path, param_key='auto', strict=True):
         raise CheckpointMismatchError(f'{path} (key "{used_key}") does not fit {type(net).__name__}:\n{report}')
     net.load_state_dict(state_dict, strict=strict)
     return used_key
+
+
+def cpu_state_dict(net):
+    """``net.state_dict()`` with every tensor detached, on the CPU and in the standard (contiguous) layout."""
+    return OrderedDict((key, value.detach().cpu().contiguous()) for key, value in net.state_dict().items())
+
+
+def save_checkpoint_file(obj, path):
+    """``torch.save(obj, path)`` atomically: an interrupted write leaves no file under ``path``.
+
+    ``obj`` should hold only containers, numbers, strings and tensors, so that it loads with ``weights_only=True``.
+    """
+    with atomic_output(path) as tmp_path:
+        torch.save(obj, tmp_path)
