@@ -161,10 +161,8 @@ def compose(args):
     if os.path.isfile(MSE_WEIGHTS) and not args.force:
         print(f'{MSE_WEIGHTS} exists; skipped (--force to rebuild)')
         return
-    state = load_state_dict(GAN_WEIGHTS)[0] if os.path.isfile(GAN_WEIGHTS) else None
-    if state is None:
-        sys.exit(f'error: {GAN_WEIGHTS} is missing; run `make weights` first')
-    tail = torch.load(TAIL_WEIGHTS, map_location='cpu', weights_only=True)['params']
+    state = load_gan_rrdbnet().state_dict()
+    tail, _ = load_state_dict(TAIL_WEIGHTS, param_key='params')
     state.update({k: v.float() for k, v in tail.items()})
     with atomic_output(MSE_WEIGHTS) as tmp_path:
         torch.save({'params': state}, tmp_path)

@@ -37,8 +37,9 @@ from os import path as osp
 
 import desra  # noqa: F401
 from desra.detection import DEFAULT_DETECTOR_OPT, ArtifactDetector, SegmenterWeightsError
-from desra.detection.baselines import (CLEANUP_KEYS, LDL_VARIANCE_THRESHOLD, SSIM_THRESHOLD, ldl_artifact_mask,
+from desra.detection.baselines import (LDL_VARIANCE_THRESHOLD, SSIM_THRESHOLD, ldl_artifact_mask,
                                        ssim_artifact_mask)
+from desra.detection.detector import MORPHOLOGY_KEYS
 from desra.detection.pairs import collect_items
 from desra.utils.image_names import index_folder
 from desra.metrics import DEFAULT_BORDER, DEFAULT_OVERLAP, format_score, load_mask, score_mask_pair, summarize_scores
@@ -97,7 +98,7 @@ def detector_options(args):
 def mask_makers(args):
     """``{detector name: function(mse_rgb255, gan_rgb255) -> (H, W) bool mask}`` for the chosen detectors."""
     opt = detector_options(args)
-    cleanup = {key: opt[key] for key in CLEANUP_KEYS}
+    cleanup = {key: opt[key] for key in MORPHOLOGY_KEYS}
     border = opt['window_size'] // 2
     makers = {}
     if 'desra' in args.detectors:

@@ -24,6 +24,11 @@ def make_tiny_rrdbnet(seed=0):
     return RRDBNet(**opt)
 
 
+def upsample(img, scale=4):
+    """Exact nearest-neighbour upsampling of an (h, w[, c]) array: HR built from LR with known alignment."""
+    return np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+
+
 def write_random_images(root, names, shape=(12, 14, 3), seed=0):
     """Write uint8 noise images ``<root>/<name>.png`` (``name`` may hold subfolders), the same for the same seed."""
     from desra.utils.img_io import write_image

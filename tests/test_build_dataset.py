@@ -11,13 +11,9 @@ from desra.data.dataset_builder import REQUIRED_SOURCES, BuildSettings, DatasetB
 from desra.data.aligned_crop import LQWindow, artifact_windows, window_around
 from desra.data.pseudo_gt import blend_weights, mask_to_hr, pseudo_gt_image
 from desra.utils.options import ROOT_PATH, load_yaml, parse_command_options
+from tests.conftest import upsample
 
 SCALE = 4
-
-
-def upsample(img, scale=SCALE):
-    """Exact nearest-neighbour upsampling of an (h, w[, c]) array."""
-    return np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
 
 
 # ----------------------------------------------------------------------------------------------- pseudo-GT equation
@@ -235,6 +231,6 @@ def test_cli_crop_mode_writes_aligned_sub_images_around_artifacts(tmp_path):
 @pytest.mark.parametrize('path', ['options/build_dataset.yml', 'options/demo/build_dataset.yml'])
 def test_shipped_option_files_are_valid(path):
     opt = load_yaml(os.path.join(ROOT_PATH, path))
-    settings = BuildSettings.from_options(opt)
-    assert settings.gt_size % settings.scale == 0
+    settings = BuildSettings.from_options(opt)  # raises on any invalid value
+    assert (settings.scale, settings.gt_size) == (opt['scale'], opt['build']['crop']['gt_size'])
     assert all(opt['datasets']['build'][key] for key in REQUIRED_SOURCES)

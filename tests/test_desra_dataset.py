@@ -10,14 +10,10 @@ from torch.utils.data import DataLoader
 
 from desra.data.desra_dataset import DeSRADataset
 from desra.data.deterministic_sampler import DeterministicSampler, sample_seed
+from tests.conftest import upsample
 
 SCALE = 4
 KEYS = ('lq', 'gt', 'mask')
-
-
-def upsample(img, scale=SCALE):
-    """Exact nearest-neighbour upsampling of an (h, w[, c]) array."""
-    return np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
 
 
 def mask_of(gt):

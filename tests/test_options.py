@@ -22,7 +22,7 @@ def test_parse_command_options_paths_and_gpu(tmp_path):
     assert opt['num_gpu'] == torch.cuda.device_count() and opt['dist'] is False and opt['rank'] == 0 and opt['world_size'] == 1
     assert opt['path']['run_root'] == str(tmp_path / 'demo') and (tmp_path / 'demo').is_dir()
     if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match='CUDA is not available'):
+        with pytest.raises(ValueError, match='CUDA is not available'):
             parse_command_options('t', args=['-opt', str(opt_file), '--force_yml', 'num_gpu=1'])
     (tmp_path / 'noname.yml').write_text('num_gpu: 0\n')
     with pytest.raises(ValueError, match='"name" is required'):

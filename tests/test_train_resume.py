@@ -102,7 +102,8 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, mo
     assert sorted(p.name for p in states.iterdir()) == ['3.state']
     state = torch.load(states / '3.state', weights_only=True)
     assert (state['epoch'], state['iter'], state['sampler_position']) == (1, 3, 2)
-    assert set(state) >= {'optimizers', 'schedulers', 'rng_states', 'net_g', 'net_g_ema', 'net_d'}
+    assert set(state) >= {'epoch', 'iter', 'optimizers', 'schedulers', 'grad_scaler', 'rng_states', 'net_g',
+                          'net_g_ema', 'net_d'}
 
     torch.manual_seed(12345)  # whatever the process did before, the state decides
     run_train(monkeypatch, tmp_path, option_file, '--auto_resume')

@@ -27,6 +27,7 @@ from skimage.metrics import structural_similarity
 
 from desra.detection.contrast import check_image_pair
 from desra.detection.morphology import clean_mask
+from desra.metrics.detection_metrics import DEFAULT_BORDER
 
 #: LDL's window for the residual's local variance, in pixels.
 LDL_WINDOW_SIZE = 7
@@ -36,11 +37,6 @@ LDL_VARIANCE_THRESHOLD = 0.02
 SSIM_THRESHOLD = 0.5
 #: Side of skimage's Gaussian SSIM window for sigma 1.5 (``2 * int(3.5 * 1.5 + 0.5) + 1``).
 SSIM_WINDOW_SIZE = 11
-#: The detector options that configure :func:`desra.detection.clean_mask`, shared by the baselines.
-CLEANUP_KEYS = ('erode_kernel', 'erode_iterations', 'dilate_kernel', 'dilate_iterations', 'fill_holes_kernel',
-                'min_area')
-#: Pixels per side left False, as the DeSRA detector leaves ``window_size // 2`` of its 11x11 window.
-BORDER = 5
 
 
 def _check_pair(mse_rgb255, gan_rgb255, window_size):
@@ -86,12 +82,13 @@ def ssim_map(mse_rgb255, gan_rgb255):
     return full.mean(axis=2)
 
 
-def flagged_to_mask(flagged, border=BORDER, cleanup=None):
+def flagged_to_mask(flagged, border=DEFAULT_BORDER, cleanup=None):
     """Clean a raw (H, W) bool map of flagged pixels into a full-size artifact mask.
 
     The ``border`` frame is dropped, the inner region is cleaned with :func:`desra.detection.clean_mask`
-    (``cleanup``: its keyword arguments, e.g. ``{key: detector_opt[key] for key in CLEANUP_KEYS}``; None for its
-    defaults) and the frame is put back as False, as the detector does.
+    (``cleanup``: its keyword arguments, e.g. ``{key: detector_opt[key] for key in MORPHOLOGY_KEYS}`` with
+    ``desra.detection.detector.MORPHOLOGY_KEYS``; None for its defaults) and the frame is put back as False, as the
+    detector does.
     """
     h, w = flagged.shape
     mask = np.zeros((h, w), dtype=bool)
@@ -101,7 +98,7 @@ def flagged_to_mask(flagged, border=BORDER, cleanup=None):
 
 
 def ldl_artifact_mask(mse_rgb255, gan_rgb255, threshold=LDL_VARIANCE_THRESHOLD, window_size=LDL_WINDOW_SIZE,
-                      border=BORDER, cleanup=None):
+                      border=DEFAULT_BORDER, cleanup=None):
     """LDL baseline: pixels where :func:`ldl_variance_map` exceeds ``threshold``, cleaned.
 
     Returns:
@@ -110,7 +107,7 @@ def ldl_artifact_mask(mse_rgb255, gan_rgb255, threshold=LDL_VARIANCE_THRESHOLD, 
     return flagged_to_mask(ldl_variance_map(mse_rgb255, gan_rgb255, window_size) > threshold, border, cleanup)
 
 
-def ssim_artifact_mask(mse_rgb255, gan_rgb255, threshold=SSIM_THRESHOLD, border=BORDER, cleanup=None):
+def ssim_artifact_mask(mse_rgb255, gan_rgb255, threshold=SSIM_THRESHOLD, border=DEFAULT_BORDER, cleanup=None):
     """SSIM baseline: pixels where :func:`ssim_map` is below ``threshold``, cleaned.
 
     Returns:

@@ -51,7 +51,8 @@ DEFAULT_DETECTOR_OPT = {
     'segmenter': DEFAULT_SEGMENTER_OPT,
 }
 _CONTRAST_KEYS = ('window_size', 'sigma', 'c_factor', 'eps')
-_MORPHOLOGY_KEYS = ('erode_kernel', 'erode_iterations', 'dilate_kernel', 'dilate_iterations', 'fill_holes_kernel',
+#: The options of :func:`desra.detection.clean_mask` (shared with the baselines).
+MORPHOLOGY_KEYS = ('erode_kernel', 'erode_iterations', 'dilate_kernel', 'dilate_iterations', 'fill_holes_kernel',
                     'min_area')
 _SIZE_KEYS = ('window_size', 'erode_kernel', 'dilate_kernel', 'fill_holes_kernel')
 _COUNT_KEYS = ('erode_iterations', 'dilate_iterations', 'min_area')
@@ -149,7 +150,7 @@ class ArtifactDetector:
             weights = semantic_weight_map(labels[valid], self.class_weights)
         adjusted = np.clip(contrast * weights, 0.0, 1.0)
         binary_valid, num_parts = clean_mask(adjusted < opt['threshold'], return_num_parts=True,
-                                             **{key: opt[key] for key in _MORPHOLOGY_KEYS})
+                                             **{key: opt[key] for key in MORPHOLOGY_KEYS})
         mask = np.zeros((height, width), dtype=bool)
         mask[valid] = binary_valid
         return DetectionResult(contrast, weights, adjusted, labels, binary_valid, mask, num_parts)

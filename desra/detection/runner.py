@@ -200,7 +200,9 @@ class StageOneRun:
         if self.detector.segmenter is None:
             self.logger.info('segmenter: none: semantic adjustment skipped (class weight 1 everywhere), no seg/ maps')
         self.pictures = ReportPictures(self.run_root)
-        self.max_parts = opt.get('report', {}).get('max_parts', DEFAULT_MAX_PARTS)
+        self.max_parts = (opt.get('report') or {}).get('max_parts', DEFAULT_MAX_PARTS)
+        if not isinstance(self.max_parts, int) or self.max_parts < 0:
+            raise ValueError(f'report:max_parts must be an integer >= 0, got {self.max_parts!r}')
 
     def record_path(self, name):
         """Path of the JSON record of image ``name``."""

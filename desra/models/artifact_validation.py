@@ -63,6 +63,7 @@ class ArtifactAreaValidator:
             raise ValueError('validation needs MSE-SR images: set datasets:val:dataroot_mse, or network_mse with '
                              'path:pretrain_network_mse')
         self.mse_cache = {}
+        self.mse_indexes = {}  # dataroot_mse -> {name: path}, listed once
 
     def mse_sr(self, dataset_opt, lq_path, lq):
         """The MSE-SR of one LR image, float64 (H, W, 3) RGB 0..255 (read from ``dataroot_mse`` or computed once)."""
@@ -70,7 +71,9 @@ class ArtifactAreaValidator:
             if dataset_opt.get('dataroot_mse'):
                 root = dataset_opt['dataroot_mse']
                 stem = stem_of(os.path.relpath(lq_path, dataset_opt['dataroot_lq']))
-                index = index_images(root, 'MSE-SR')
+                if root not in self.mse_indexes:
+                    self.mse_indexes[root] = index_images(root, 'MSE-SR')
+                index = self.mse_indexes[root]
                 if stem not in index:
                     raise FileNotFoundError(f'{lq_path}: no MSE-SR {stem}.* in dataroot_mse {root}')
                 self.mse_cache[lq_path] = load_rgb255(index[stem])

@@ -285,4 +285,7 @@ class DeSRAModel(SRGANModel):
         self.get_bare_model(self.net_d).load_state_dict(resume_state['net_d'])
         if hasattr(self, 'net_g_ema'):
             self.net_g_ema.load_state_dict(resume_state['net_g_ema'])
+        if bool(resume_state['grad_scaler']) != self.grad_scaler.is_enabled():
+            raise ValueError('train:amp differs from the run being resumed (fp16 gradient scaling on in one, off in '
+                             'the other): resume with the same train:amp')
         self.grad_scaler.load_state_dict(resume_state['grad_scaler'])

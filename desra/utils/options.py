@@ -108,7 +108,7 @@ def parse_command_options(description, is_train=False, args=None, root_path=ROOT
     num_gpu = opt.get('num_gpu', 'auto')
     opt['num_gpu'] = torch.cuda.device_count() if num_gpu == 'auto' else int(num_gpu)
     if opt['num_gpu'] > 0 and not torch.cuda.is_available():
-        raise RuntimeError(f'{args.opt}: num_gpu is {opt["num_gpu"]} but CUDA is not available; '
+        raise ValueError(f'{args.opt}: num_gpu is {opt["num_gpu"]} but CUDA is not available; '
                            'use num_gpu: 0 (CPU) or auto')
 
     seed = opt.get('manual_seed')
