@@ -160,11 +160,17 @@ class DatasetBuilder:
         return lq, mask, windows
 
     def is_done(self, item):
-        """Whether every output of the image exists (False when it cannot be planned: :meth:`process` reports)."""
-        try:
-            self.plan(item)
-        except ValueError:
-            return False
+        """Whether every output of the image exists (False when it cannot be planned: :meth:`process` reports).
+
+        Outside crop mode the sample name follows from the image's name alone, so nothing is read.
+        """
+        if not self.settings.crop_enabled:
+            self._names[item.name] = sample_names(item.name, 1, crop_enabled=False)
+        else:
+            try:
+                self.plan(item)  # the number of crops depends on the mask
+            except ValueError:
+                return False
         return all(os.path.isfile(os.path.join(self.run_root, folder, name))
                    for folder in OUTPUT_FOLDERS for name in self._names[item.name])
 

@@ -104,8 +104,7 @@ class DeSRADataset(data.Dataset):
         index, seed = item if isinstance(item, tuple) else (item, np.random.randint(np.iinfo(np.int64).max))
         rng = np.random.default_rng(seed)
         paths = self.paths[index]
-        lq = decode_image(read_image(paths['lq_path'])).rgb
-        gt = decode_image(read_image(paths['gt_path'])).rgb
+        lq, gt = read_image(paths['lq_path']), read_image(paths['gt_path'])  # file arrays: crop before converting
         mask = load_mask(paths['mask_path'])
         self._check_sizes(paths, lq.shape[:2], gt.shape[:2], mask.shape)
 
@@ -116,9 +115,9 @@ class DeSRADataset(data.Dataset):
                                  f'{self.scale}); remove it or lower gt_size')
             window = random_window(rng, mask, lq.shape[:2], self.lq_size, self.scale, self.artifact_crop_prob)
             lq, gt, mask = window.crop(lq), window.crop(gt, self.scale), window.crop(mask, self.scale)
-            lq, gt, mask = self._augment(rng, [lq, gt, mask[..., None]])
+            lq, gt, mask = self._augment(rng, [decode_image(lq).rgb, decode_image(gt).rgb, mask[..., None]])
         else:
-            mask = mask[..., None]
+            lq, gt, mask = decode_image(lq).rgb, decode_image(gt).rgb, mask[..., None]
 
         return {'lq': _to_tensor(lq), 'gt': _to_tensor(gt), 'mask': _to_tensor(mask.astype(np.float32)), **paths}
 
