@@ -14,6 +14,7 @@ import desra  # noqa: F401  (basicsr shim)
 from desra.detection import (ArtifactDetector, clean_mask, contrast_map, fill_holes, load_class_weights,
                              remove_small_parts, semantic_weight_map)
 from desra.detection import contrast as contrast_module
+from desra.detection.contrast import embed_interior
 from desra.detection.semantic import load_class_names, read_class_intervals
 
 NO_SEGMENTER = {'segmenter': {'type': 'none'}}
@@ -271,3 +272,14 @@ def test_detector_on_cuda_matches_the_cpu():
     on_cpu, on_gpu = (ArtifactDetector(opt, device).detect(mse, gan) for device in ('cpu', 'cuda'))
     np.testing.assert_allclose(on_gpu.contrast, on_cpu.contrast, rtol=0, atol=1e-9)
     np.testing.assert_array_equal(on_gpu.mask, on_cpu.mask)
+
+
+def test_embed_interior_is_the_inverse_of_the_valid_crop():
+    interior = np.arange(12, dtype=np.float64).reshape(3, 4)
+    frame = embed_interior(interior, (13, 14), fill=-1)
+    assert frame.shape == (13, 14) and frame.dtype == np.float64
+    np.testing.assert_array_equal(frame[5:-5, 5:-5], interior)
+    assert (frame[:5] == -1).all() and (frame[:, -5:] == -1).all()
+    assert embed_interior(np.ones((3, 4, 3), np.uint8), (13, 14)).shape == (13, 14, 3)
+    with pytest.raises(ValueError, match=r'\(3, 5\) is not the interior of a \(13, 14\) image'):
+        embed_interior(np.zeros((3, 5)), (13, 14))

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from desra.detection.contrast import check_image_pair
+from desra.detection.contrast import check_image_pair, embed_interior
 from desra.detection.morphology import clean_mask
 from desra.metrics.detection_metrics import DEFAULT_BORDER
 
@@ -91,10 +91,8 @@ def flagged_to_mask(flagged, border=DEFAULT_BORDER, cleanup=None):
     detector does.
     """
     h, w = flagged.shape
-    mask = np.zeros((h, w), dtype=bool)
-    mask[border:h - border, border:w - border] = clean_mask(flagged[border:h - border, border:w - border],
-                                                            **(cleanup or {}))
-    return mask
+    return embed_interior(clean_mask(flagged[border:h - border, border:w - border], **(cleanup or {})), (h, w),
+                          fill=False)
 
 
 def ldl_artifact_mask(mse_rgb255, gan_rgb255, threshold=LDL_VARIANCE_THRESHOLD, window_size=LDL_WINDOW_SIZE,

@@ -50,6 +50,29 @@ def check_image_pair(x, y, window_size):
                          f'{window_size}x{window_size} window')
 
 
+def embed_interior(interior, shape, fill=0):
+    """Place a valid-mode map back into a full-size frame: the inverse of cropping ``r`` pixels from each side.
+
+    Args:
+        interior (np.ndarray): (H - 2r, W - 2r) or (H - 2r, W - 2r, C), any dtype.
+        shape (tuple[int, int]): (H, W) of the full image.
+        fill: Value of the ``r``-pixel frame.
+
+    Returns:
+        np.ndarray: (H, W[, C]), ``interior``'s dtype, ``interior`` in the middle and ``fill`` around it.
+
+    Raises:
+        ValueError: ``interior`` is not the interior of an (H, W) image (the same margin on every side).
+    """
+    height, width = shape
+    border = (height - interior.shape[0]) // 2
+    if border < 0 or interior.shape[:2] != (height - 2 * border, width - 2 * border):
+        raise ValueError(f'a map of shape {interior.shape[:2]} is not the interior of a {tuple(shape)} image')
+    frame = np.full((height, width, *interior.shape[2:]), fill, dtype=interior.dtype)
+    frame[border:height - border, border:width - border] = interior
+    return frame
+
+
 def contrast_from_moments(mean_x, mean_y, mean_xx, mean_yy, constant, eps):
     """Eq. 7 from the local moments, per element, in place (the inputs are overwritten).
 

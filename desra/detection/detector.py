@@ -30,7 +30,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from desra.detection.contrast import check_image_pair, contrast_map
+from desra.detection.contrast import check_image_pair, contrast_map, embed_interior
 from desra.detection.morphology import clean_mask
 from desra.detection.segmenter import DEFAULT_SEGMENTER_OPT, build_segmenter
 from desra.detection.semantic import load_class_weights, semantic_weight_map
@@ -151,8 +151,7 @@ class ArtifactDetector:
         adjusted = np.clip(contrast * weights, 0.0, 1.0)
         binary_valid, num_parts = clean_mask(adjusted < opt['threshold'], return_num_parts=True,
                                              **{key: opt[key] for key in MORPHOLOGY_KEYS})
-        mask = np.zeros((height, width), dtype=bool)
-        mask[valid] = binary_valid
+        mask = embed_interior(binary_valid, (height, width), fill=False)
         return DetectionResult(contrast, weights, adjusted, labels, binary_valid, mask, num_parts)
 
     def _contrast(self, mse_rgb255, gan_rgb255):

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from desra.detection.contrast import embed_interior
+
 #: Text of the severity definition, shown on the report pages.
 SEVERITY_DEFINITION = (
     'Severity of an artifact part = mean(1 - adjusted) over the part\'s pixels x (part area / image area), where '
@@ -59,13 +61,7 @@ def strength_map(adjusted, shape):
     Returns:
         np.ndarray: float64, (H, W), in [0, 1]; 0 on the ``r``-pixel border, where no contrast is computed.
     """
-    height, width = shape
-    border = (height - adjusted.shape[0]) // 2
-    if adjusted.shape != (height - 2 * border, width - 2 * border):
-        raise ValueError(f'adjusted map {adjusted.shape} is not the interior of a {shape} image')
-    strength = np.zeros(shape, np.float64)
-    strength[border:height - border, border:width - border] = 1 - np.clip(adjusted, 0, 1)
-    return strength
+    return embed_interior(1 - np.clip(np.asarray(adjusted, np.float64), 0, 1), shape, fill=0.0)
 
 
 def measure_parts(mask, adjusted):

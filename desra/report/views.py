@@ -8,6 +8,7 @@ import os
 import cv2
 import numpy as np
 
+from desra.detection.contrast import embed_interior
 from desra.report.parts import crop_box
 from desra.utils.img_io import write_image
 
@@ -54,12 +55,8 @@ def contrast_heatmap(contrast, shape):
     Returns:
         np.ndarray: uint8, (H, W, 3), RGB (OpenCV's JET colour map applied to ``1 - contrast``).
     """
-    height, width = shape
-    border = (height - contrast.shape[0]) // 2
     heat = cv2.applyColorMap(to_uint8((1 - np.clip(contrast, 0, 1)) * 255), cv2.COLORMAP_JET)[..., ::-1]
-    canvas = np.zeros((height, width, 3), np.uint8)
-    canvas[border:height - border, border:width - border] = heat
-    return canvas
+    return embed_interior(np.ascontiguousarray(heat), shape, fill=0)
 
 
 def upscale_nearest(rgb255, shape):
