@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from desra.data.aligned_crop import ArtifactParts, LQWindow, random_window, window_around
 from desra.data.desra_dataset import DeSRADataset
 from desra.data.deterministic_sampler import DeterministicSampler, sample_seed
 from tests.conftest import upsample
@@ -105,6 +106,43 @@ def test_artifact_centred_crops_contain_mask_pixels(folders):
     uniform = DeSRADataset(dataset_options(folders, artifact_crop_prob=0.0))
     assert all(centred[(0, seed)]['mask'].any() for seed in range(30))
     assert not all(uniform[(0, seed)]['mask'].any() for seed in range(30))  # the part is small: the test means it
+
+
+def former_random_window(rng, mask, lq_shape, lq_size, scale, artifact_crop_prob):
+    """random_window as it was before the parts were kept: the mask labelled again for every crop."""
+    if rng.random() < artifact_crop_prob and mask.any():
+        num_labels, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+        rows, cols = np.nonzero(labels == rng.integers(1, num_labels))
+        pick = rng.integers(len(rows))
+        return window_around((int(rows[pick]), int(cols[pick])), lq_shape, lq_size, scale)
+    return LQWindow(int(rng.integers(lq_shape[0] - lq_size + 1)), int(rng.integers(lq_shape[1] - lq_size + 1)),
+                    lq_size, lq_size)
+
+
+def test_kept_artifact_parts_give_the_windows_of_labelling_every_crop():
+    """Same seed, same window as before the parts were kept: runs resumed across the change see the same crops."""
+    mask = np.random.default_rng(0).random((80, 96)) > 0.97  # scattered pixels: many parts of 1 to a few pixels
+    mask[40:60, 10:50] = True
+    parts = ArtifactParts.from_mask(mask)
+    assert len(parts) > 50 and sum(parts.area(part) for part in range(len(parts))) == mask.sum()
+    assert all(mask[parts.pixel(part, index)] for part in range(len(parts)) for index in (0, parts.area(part) - 1))
+    for seed in range(300):
+        expected = former_random_window(np.random.default_rng(seed), mask, (20, 24), 4, SCALE, 0.7)
+        assert random_window(np.random.default_rng(seed), parts, (20, 24), 4, SCALE, 0.7) == expected
+    empty = ArtifactParts.from_mask(np.zeros((80, 96), bool))
+    assert len(empty) == 0
+    assert (random_window(np.random.default_rng(1), empty, (20, 24), 4, SCALE, 1.0)
+            == former_random_window(np.random.default_rng(1), np.zeros((80, 96), bool), (20, 24), 4, SCALE, 1.0))
+
+
+def test_each_mask_is_labelled_once(folders, monkeypatch):
+    calls = []
+    label = cv2.connectedComponents
+    monkeypatch.setattr(cv2, 'connectedComponents', lambda *args, **kwargs: calls.append(1) or label(*args, **kwargs))
+    dataset = DeSRADataset(dataset_options(folders, artifact_crop_prob=1.0))
+    items = [dataset[(seed % 2, seed)] for seed in range(20)]
+    assert len(calls) == 2  # one per image, not one per crop
+    assert all(item['mask'].any() for item in items)
 
 
 def test_same_index_and_seed_give_identical_items(folders):

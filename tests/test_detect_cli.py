@@ -13,11 +13,15 @@ from urllib.parse import unquote
 import cv2
 import numpy as np
 import pytest
+import torch
 import yaml
 from conftest import TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
 
 from desra.detection import ArtifactDetector
+from desra.detection.pairs import ImageItem
 from desra.inference import TiledUpsampler, build_sr_network
+from desra.utils import batch
+from desra.utils.batch import SRCache
 from desra.utils.img_io import decode_image, load_rgb255, read_image, write_image
 
 DETECTOR_OPT = {'window_size': 11, 'threshold': 0.7, 'min_area': 4000, 'segmenter': {'type': 'none'}}
@@ -202,6 +206,36 @@ def test_lr_mode_makes_and_caches_the_sr_results(tmp_path):
     lr_picture = read_image(str(run_root / 'report' / 'lr' / 'a.png'))
     assert lr_picture.shape == (48, 56, 3)  # the LR image enlarged to the SR size for the report
     assert not (run_root / 'sr_gan' / 'unlisted.png').exists()
+
+
+def test_sr_cache_reads_each_lr_image_once_for_all_its_results(tmp_path, monkeypatch):
+    roles = ('mse', 'gan', 'finetuned')
+    write_random_images(str(tmp_path / 'lr'), ('a',))
+    checkpoints = save_tiny_checkpoints(str(tmp_path), roles)
+    opt = {'scale': 4, 'path': {f'pretrain_network_{role}': checkpoints[role] for role in roles},
+           **{f'network_{role}': TINY_RRDB_OPT for role in roles}}
+    item = ImageItem('a', {role: str(tmp_path / f'sr_{role}' / 'a.png') for role in roles},
+                     str(tmp_path / 'lr' / 'a.png'))
+    reads, written = [], []
+    imread, upscale_decoded = cv2.imread, batch.upscale_decoded
+    monkeypatch.setattr(cv2, 'imread', lambda path, *args: reads.append(path) or imread(path, *args))
+    monkeypatch.setattr(batch, 'upscale_decoded',
+                        lambda upsampler, lq, path: written.append(path) or upscale_decoded(upsampler, lq, path))
+    cache = SRCache(opt, roles, torch.device('cpu'))
+
+    def ensure(**kwargs):
+        """Run ``cache.ensure``; return the LR files it read and the roles it wrote."""
+        reads.clear()
+        written.clear()
+        cache.ensure(item, **kwargs)
+        return reads[:], [role for role in roles if item.sr_paths[role] in written]
+
+    assert ensure() == ([item.lq_path], list(roles))  # one read for the three results
+    assert all(os.path.isfile(path) for path in item.sr_paths.values())
+    assert ensure() == ([], [])  # all cached: the LR image is not even read
+    os.remove(item.sr_paths['gan'])
+    assert ensure() == ([item.lq_path], ['gan'])
+    assert ensure(overwrite=True) == ([item.lq_path], list(roles))
 
 
 def test_torchrun_shares_the_images_between_processes(tmp_path):

@@ -10,7 +10,8 @@ import torch
 
 import desra  # noqa: F401
 from basicsr.losses.loss_util import get_local_weights
-from desra.detection.baselines import ldl_variance_map, ssim_artifact_mask, ssim_map
+from desra.detection.baselines import ldl_variance_map, ssim_artifact_mask
+from desra.metrics import ssim_map
 from tests.conftest import REPO_ROOT, run_command
 
 
@@ -121,6 +122,8 @@ def test_ssim_baseline_flags_structure_that_differs():
     mask = ssim_artifact_mask(mse, gan, cleanup={'min_area': 50})
     assert mask[48, 48] and not mask[10, 80]
     assert not mask[:5].any() and not mask[:, -5:].any()  # the detector's border convention
+    with pytest.raises(ValueError, match=r'differ in shape: \(96, 96, 3\) vs \(96, 95, 3\)'):
+        ssim_artifact_mask(mse, gan[:, :95])
 
 
 def make_synthetic_dataset(root, sr_models=('RealESRGAN', 'LDL', 'SwinIR')):

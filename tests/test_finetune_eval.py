@@ -10,7 +10,8 @@ import yaml
 from conftest import TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
 from skimage.metrics import structural_similarity
 
-from desra.metrics import (addition_rate, psnr_outside, removal_rate, score_finetune, ssim_outside,
+from desra.metrics import finetune_metrics
+from desra.metrics import (addition_rate, psnr_outside, removal_rate, score_finetune, ssim_map, ssim_outside,
                            summarize_finetune)
 from desra.utils.img_io import load_rgb255, read_image
 
@@ -42,9 +43,11 @@ def test_psnr_and_ssim_only_look_outside_both_masks():
     finetuned[before | after] = 0  # ... and anything at all inside the masks
     outside = ~(before | after)
     assert psnr_outside(original, finetuned, outside) == pytest.approx(10 * math.log10(255 ** 2 / 25))
-    _, ssim_map = structural_similarity(original, finetuned, full=True, gaussian_weights=True, sigma=1.5,
-                                        use_sample_covariance=False, data_range=255, channel_axis=2)
-    assert ssim_outside(original, finetuned, outside) == pytest.approx(ssim_map[outside].mean())
+    _, skimage_map = structural_similarity(original, finetuned, full=True, gaussian_weights=True, sigma=1.5,
+                                           use_sample_covariance=False, data_range=255, channel_axis=2)
+    assert ssim_outside(original, finetuned, outside) == pytest.approx(skimage_map[outside].mean())
+    # the one SSIM map, shared with the SSIM baseline detector: scikit-image's, averaged over the channels
+    np.testing.assert_allclose(ssim_map(original, finetuned), skimage_map.mean(axis=2), rtol=0, atol=1e-12)
     assert psnr_outside(original, original, outside) == math.inf
     assert math.isnan(psnr_outside(original, finetuned, np.zeros((40, 40), bool)))
 
@@ -54,6 +57,18 @@ def test_psnr_and_ssim_only_look_outside_both_masks():
     assert score.before_percent == pytest.approx(100 * 100 / 1600) and score.outside_pixels == 1600 - 120
     with pytest.raises(ValueError, match='img: masks'):
         score_finetune('img', before, after[:, :-1], original, finetuned)
+
+
+def test_score_takes_the_part_counts_it_is_given_and_counts_only_the_others(monkeypatch):
+    before, after = block_masks()
+    image = np.full((40, 40, 3), 100.0)
+    counted = []
+    count_parts = finetune_metrics.count_parts
+    monkeypatch.setattr(finetune_metrics, 'count_parts', lambda mask: counted.append(mask) or count_parts(mask))
+    score = score_finetune('img', before, after, image, image, before_parts=1, after_parts=2)  # the detector's
+    assert (score.before_parts, score.after_parts) == (1, 2) and counted == []
+    score = score_finetune('img', before, after, image, image, before_parts=1)
+    assert (score.before_parts, score.after_parts) == (1, 2) and len(counted) == 1 and counted[0] is after
 
 
 def test_totals_pool_pixels_over_images():

@@ -89,16 +89,58 @@ def _holds_box(window, scale, top, left, height, width):
             and window.left * scale <= left and left + width <= (window.left + window.width) * scale)
 
 
-def random_window(rng, mask, lq_shape, lq_size, scale, artifact_crop_prob):
+@dataclass(frozen=True, eq=False)
+class ArtifactParts:
+    """The pixels of the artifact parts of a mask, grouped by part: what :func:`random_window` draws from.
+
+    Made once per mask (:meth:`from_mask`) and kept, so that the connected components are not labelled again for
+    every crop. Holds 4 bytes per artifact pixel.
+
+    Attributes:
+        pixels (np.ndarray): int32, (N,): the raster indices ``row * width + col`` of the mask's N artifact pixels,
+            part after part in OpenCV's label order (by first pixel in raster order), in raster order within a part.
+        bounds (np.ndarray): int64, (P + 1,): part ``p`` (``0 <= p < P``) is ``pixels[bounds[p]:bounds[p + 1]]``.
+        width (int): W of the mask.
+    """
+    pixels: np.ndarray
+    bounds: np.ndarray
+    width: int
+
+    @classmethod
+    def from_mask(cls, mask):
+        """The parts of ``mask`` (bool, (H, W)); no parts when it is empty."""
+        num_labels, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+        labels = labels.ravel()
+        pixels = np.flatnonzero(labels)
+        pixel_labels = labels[pixels]
+        pixels = pixels[np.argsort(pixel_labels, kind='stable')].astype(np.int32)
+        areas = np.bincount(pixel_labels, minlength=num_labels)[1:]
+        return cls(pixels, np.concatenate([[0], np.cumsum(areas)]), mask.shape[1])
+
+    def __len__(self):
+        """The number of parts, P."""
+        return len(self.bounds) - 1
+
+    def area(self, part):
+        """The number of pixels of part ``part`` (``0 <= part < P``)."""
+        return int(self.bounds[part + 1] - self.bounds[part])
+
+    def pixel(self, part, index):
+        """The (row, col) of pixel ``index`` (``0 <= index < area(part)``, raster order) of part ``part``."""
+        return divmod(int(self.pixels[self.bounds[part] + index]), self.width)
+
+
+def random_window(rng, parts, lq_shape, lq_size, scale, artifact_crop_prob):
     """A random training crop window, centred on an artifact with probability ``artifact_crop_prob``.
 
     Artifact-centred: pick an artifact part uniformly, then one of its pixels uniformly, and place the window around
-    that pixel (:func:`window_around`), so the crop contains it. Otherwise, or when the mask is empty, the window is
-    uniform over the LR grid. Draws from ``rng`` in a fixed order, so the same generator state gives the same window.
+    that pixel (:func:`window_around`), so the crop contains it. Otherwise, or when the mask has no part, the window
+    is uniform over the LR grid. Draws from ``rng`` in a fixed order, so the same generator state gives the same
+    window.
 
     Args:
         rng (np.random.Generator): The sample's generator.
-        mask (np.ndarray): bool, (H, W) = scale * ``lq_shape``.
+        parts (ArtifactParts): The parts of the HR mask, (H, W) = scale * ``lq_shape``.
         lq_shape (tuple[int, int]): (h, w) of the LR image, each at least ``lq_size``.
         lq_size (int): Window side, LR pixels.
         scale (int): SR scale.
@@ -107,10 +149,8 @@ def random_window(rng, mask, lq_shape, lq_size, scale, artifact_crop_prob):
     Returns:
         LQWindow: ``lq_size`` x ``lq_size``.
     """
-    if rng.random() < artifact_crop_prob and mask.any():
-        num_labels, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-        rows, cols = np.nonzero(labels == rng.integers(1, num_labels))
-        pick = rng.integers(len(rows))
-        return window_around((int(rows[pick]), int(cols[pick])), lq_shape, lq_size, scale)
+    if rng.random() < artifact_crop_prob and len(parts):
+        part = int(rng.integers(len(parts)))
+        return window_around(parts.pixel(part, int(rng.integers(parts.area(part)))), lq_shape, lq_size, scale)
     return LQWindow(int(rng.integers(lq_shape[0] - lq_size + 1)), int(rng.integers(lq_shape[1] - lq_size + 1)),
                     lq_size, lq_size)

@@ -6,7 +6,7 @@ import torch
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data as data
 
-from desra.data.aligned_crop import random_window
+from desra.data.aligned_crop import ArtifactParts, random_window
 from desra.utils.image_names import index_images, read_name_list
 from desra.metrics.detection_metrics import load_mask
 from desra.utils.img_io import decode_image, read_image
@@ -76,6 +76,7 @@ class DeSRADataset(data.Dataset):
             self.use_rot = opt.get('use_rot', True)
             self.artifact_crop_prob = float(opt.get('artifact_crop_prob', 0.5))
         self.paths = self._pair_paths()
+        self._artifact_parts = {}  # sample index -> ArtifactParts of its mask, made on its first crop
 
     def _pair_paths(self):
         """The ``{'lq_path', 'gt_path', 'mask_path'}`` of every sample, checking that all files exist."""
@@ -113,13 +114,24 @@ class DeSRADataset(data.Dataset):
                 raise ValueError(f'{paths["lq_path"]}: LR image {lq.shape[0]}x{lq.shape[1]} is smaller than the '
                                  f'LR crop {self.lq_size}x{self.lq_size} (gt_size {self.opt["gt_size"]} / scale '
                                  f'{self.scale}); remove it or lower gt_size')
-            window = random_window(rng, mask, lq.shape[:2], self.lq_size, self.scale, self.artifact_crop_prob)
+            window = random_window(rng, self._parts(index, mask), lq.shape[:2], self.lq_size, self.scale,
+                                   self.artifact_crop_prob)
             lq, gt, mask = window.crop(lq), window.crop(gt, self.scale), window.crop(mask, self.scale)
             lq, gt, mask = self._augment(rng, [decode_image(lq).rgb, decode_image(gt).rgb, mask[..., None]])
         else:
             lq, gt, mask = decode_image(lq).rgb, decode_image(gt).rgb, mask[..., None]
 
         return {'lq': _to_tensor(lq), 'gt': _to_tensor(gt), 'mask': _to_tensor(mask.astype(np.float32)), **paths}
+
+    def _parts(self, index, mask):
+        """The :class:`ArtifactParts` of sample ``index``'s mask: labelled on its first crop, then reused.
+
+        Each DataLoader worker keeps its own; they last as long as the worker (an epoch, unless
+        ``persistent_workers``).
+        """
+        if index not in self._artifact_parts:
+            self._artifact_parts[index] = ArtifactParts.from_mask(mask)
+        return self._artifact_parts[index]
 
     def _check_sizes(self, paths, lq_shape, gt_shape, mask_shape):
         """Raise ValueError naming the three files unless GT = mask = scale x LR in size."""

@@ -11,8 +11,8 @@ mask whose ``border``-pixel frame is False, the convention of :class:`desra.dete
   stands in for it. LDL also multiplies by a per-training-patch factor ``var(residual) ** (1/5)`` and zeroes pixels
   where an EMA model is worse; neither applies at inference: the factor is one constant per image, which would only
   make a fixed threshold mean something different on every image, and there is no EMA model.
-* **SSIM**: the structural-similarity map of the two results (Gaussian 11x11 window, sigma 1.5, population
-  covariance, data range 255), averaged over R, G and B; low similarity is flagged.
+* **SSIM**: the structural-similarity map of the two results (:func:`desra.metrics.ssim_map`: Gaussian 11x11
+  window, sigma 1.5, population covariance, data range 255), averaged over R, G and B; low similarity is flagged.
 
 The default thresholds are not tuned on the DeSRA dataset (its labels would then leak into the baselines). They
 were set on four demo images (``datasets/demo/lr``: grass, gravel, rocket, coins; RealESRGAN_x4plus against the
@@ -23,11 +23,11 @@ DeSRA without segmenter 1-6% of an image, SSIM below 0.5 3-11%, LDL above 0.02 2
 """
 import cv2
 import numpy as np
-from skimage.metrics import structural_similarity
 
 from desra.detection.contrast import check_image_pair, embed_interior
 from desra.detection.morphology import clean_mask
 from desra.metrics.detection_metrics import DEFAULT_BORDER
+from desra.metrics.finetune_metrics import ssim_map
 
 #: LDL's window for the residual's local variance, in pixels.
 LDL_WINDOW_SIZE = 7
@@ -66,22 +66,6 @@ def ldl_variance_map(mse_rgb255, gan_rgb255, window_size=LDL_WINDOW_SIZE):
     return np.maximum(mean_sq - mean * mean, 0.0) * (n / (n - 1))
 
 
-def ssim_map(mse_rgb255, gan_rgb255):
-    """Per-pixel SSIM of the two results, averaged over channels.
-
-    Args:
-        mse_rgb255, gan_rgb255 (np.ndarray): (H, W, 3) RGB images on the 0..255 scale.
-
-    Returns:
-        np.ndarray: float64 (H, W), in [-1, 1]; the outer 5 pixels are computed over a reflected image.
-    """
-    _check_pair(mse_rgb255, gan_rgb255, SSIM_WINDOW_SIZE)
-    _, full = structural_similarity(
-        np.asarray(mse_rgb255, np.float64), np.asarray(gan_rgb255, np.float64), channel_axis=2, full=True,
-        gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
-    return full.mean(axis=2)
-
-
 def flagged_to_mask(flagged, border=DEFAULT_BORDER, cleanup=None):
     """Clean a raw (H, W) bool map of flagged pixels into a full-size artifact mask.
 
@@ -106,9 +90,16 @@ def ldl_artifact_mask(mse_rgb255, gan_rgb255, threshold=LDL_VARIANCE_THRESHOLD, 
 
 
 def ssim_artifact_mask(mse_rgb255, gan_rgb255, threshold=SSIM_THRESHOLD, border=DEFAULT_BORDER, cleanup=None):
-    """SSIM baseline: pixels where :func:`ssim_map` is below ``threshold``, cleaned.
+    """SSIM baseline: pixels where :func:`desra.metrics.ssim_map` is below ``threshold``, cleaned.
+
+    Args:
+        mse_rgb255, gan_rgb255 (np.ndarray): (H, W, 3) RGB images on the 0..255 scale, H and W larger than 11.
 
     Returns:
         np.ndarray: (H, W) bool full-size mask, ``border`` frame False.
+
+    Raises:
+        ValueError: The images are not (H, W, 3) of one shape larger than the SSIM window (both shapes named).
     """
+    _check_pair(mse_rgb255, gan_rgb255, SSIM_WINDOW_SIZE)
     return flagged_to_mask(ssim_map(mse_rgb255, gan_rgb255) < threshold, border, cleanup)

@@ -76,7 +76,8 @@ class FinetuneEvalRun(StageOneRun):
         images = load_sr_images(item, ('mse', 'gan', 'finetuned'))
         before, before_parts, before_pictures = self.detect(item, images, 'gan')
         after, after_parts, after_pictures = self.detect(item, images, 'finetuned')
-        score = score_finetune(item.name, before.mask, after.mask, images['gan'], images['finetuned'])
+        score = score_finetune(item.name, before.mask, after.mask, images['gan'], images['finetuned'],
+                               before.num_parts, after.num_parts)
         # crops of the original's parts, and of the regions only the fine-tuned result has
         added_parts = measure_parts(after.mask & ~before.mask, after.adjusted)
         crop_images = {'before': images['gan'], 'after': images['finetuned'], 'mse': images['mse']}

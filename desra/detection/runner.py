@@ -164,7 +164,7 @@ def csv_text(fields, rows):
 
 
 class StageOneRun:
-    """What the detect and test commands share: their images, SR caches, detector, records and batch run.
+    """What the detect and test commands share: their images, SR cache, detector, records and batch run.
 
     Subclasses implement :meth:`is_done`, :meth:`process` and :meth:`write_run_outputs`.
 
@@ -193,9 +193,9 @@ class StageOneRun:
                          + (f'made from the LR images by network_{", network_".join(roles)}' if lq_mode
                             else 'read from dataroot_mse / dataroot_gan'))
         device = resolve_device(opt)
-        self.caches = [SRCache(opt, role, device) for role in roles] if lq_mode else []
-        for cache in self.caches:
-            cache.prepare(shard(self.items, opt), opt.get('overwrite', False))
+        self.sr_cache = SRCache(opt, roles, device) if lq_mode else None
+        if self.sr_cache is not None:
+            self.sr_cache.prepare(shard(self.items, opt), opt.get('overwrite', False))
         self.detector = ArtifactDetector(opt['detector'], device)
         if self.detector.segmenter is None:
             self.logger.info('segmenter: none: semantic adjustment skipped (class weight 1 everywhere), no seg/ maps')
@@ -220,9 +220,9 @@ class StageOneRun:
         return records
 
     def make_sr_results(self, item):
-        """Make the missing SR results of an image (LR mode)."""
-        for cache in self.caches:
-            cache.ensure(item, overwrite=self.opt.get('overwrite', False))
+        """Make the missing SR results of an image (LR mode), reading its LR image once."""
+        if self.sr_cache is not None:
+            self.sr_cache.ensure(item, overwrite=self.opt.get('overwrite', False))
 
     def lr_picture(self, item, shape):
         """The report picture of the LR image at the SR ``shape``, or None when there is no LR image."""

@@ -48,7 +48,22 @@ def upscale_file(upsampler, input_path, output_path, alpha_upsampler='model'):
     Raises:
         ImageReadError: ``input_path`` is not a readable image (the message names it).
     """
-    decoded = decode_image(read_image(input_path))
+    return upscale_decoded(upsampler, decode_image(read_image(input_path)), output_path, alpha_upsampler)
+
+
+def upscale_decoded(upsampler, decoded, output_path, alpha_upsampler='model'):
+    """:func:`upscale_file` for an image already read and decoded, e.g. one LR image given to several networks.
+
+    Args:
+        upsampler (TiledUpsampler): The network to run.
+        decoded (DecodedImage): The LR image (:func:`desra.utils.img_io.decode_image`); left unchanged, so one
+            decoded image can feed several networks.
+        output_path (str): Where to write the SR image.
+        alpha_upsampler (str): See :meth:`TiledUpsampler.upscale`.
+
+    Returns:
+        str: The path written: ``output_path``, or its PNG twin for an image with alpha (see :func:`output_name`).
+    """
     output_path = output_name(output_path, decoded.alpha is not None)
     write_image(output_path, encode_image(upsampler.upscale(decoded, alpha_upsampler=alpha_upsampler)))
     return output_path

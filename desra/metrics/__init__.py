@@ -3,4 +3,4 @@ from .detection_metrics import (DEFAULT_BORDER, DEFAULT_OVERLAP, DetectionScores
                                 count_overlapped_parts, crop_to_valid_region, format_score, load_mask, mask_iou,
                                 score_mask_pair, summarize_scores, to_binary_mask)
 from .finetune_metrics import (FinetuneImageScore, addition_rate, count_parts, psnr_outside, removal_rate,
-                               score_finetune, ssim_outside, summarize_finetune)
+                               score_finetune, ssim_map, ssim_outside, summarize_finetune)

@@ -12,8 +12,7 @@ fine-tuned model's result (*after*), both bool (H, W) from Stage 1 with the same
 * **PSNR outside** and **SSIM outside**: how much the rest of the image changed, between the original and the
   fine-tuned results on the pixels outside both masks (``~(A | B)``), 0..255 RGB. PSNR = ``10 log10(255^2 / MSE)``,
   MSE averaged over those pixels and the three channels (``inf`` when they are identical). SSIM = the mean over
-  those pixels and channels of scikit-image's SSIM map (``full=True``, ``gaussian_weights=True``, ``sigma=1.5``,
-  ``use_sample_covariance=False``, ``data_range=255``, ``channel_axis=2``). Both are NaN when no pixel is outside.
+  those pixels of :func:`ssim_map`. Both are NaN when no pixel is outside.
 
 Totals (:func:`summarize_finetune`): pixel and part counts summed over images; *pooled* rates
 ``sum |B \\ A| / sum |B|`` and ``sum |A \\ B| / sum |B|`` (NaN when no image had artifacts before); the mean of the
@@ -28,13 +27,16 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 __all__ = [
-    'FinetuneImageScore', 'count_parts', 'removal_rate', 'addition_rate', 'psnr_outside', 'ssim_outside',
+    'FinetuneImageScore', 'count_parts', 'removal_rate', 'addition_rate', 'psnr_outside', 'ssim_map', 'ssim_outside',
     'score_finetune', 'summarize_finetune'
 ]
 
 
 def count_parts(mask):
-    """Number of 8-connected parts of a bool (H, W) mask."""
+    """Number of 8-connected parts of a bool (H, W) mask.
+
+    For masks without a count: a detector's result has its own (:attr:`desra.detection.DetectionResult.num_parts`).
+    """
     return cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[0] - 1
 
 
@@ -66,18 +68,32 @@ def psnr_outside(img1, img2, outside):
     return math.inf if mse == 0 else 10 * math.log10(255.0 ** 2 / mse)
 
 
-def ssim_outside(img1, img2, outside):
-    """Mean of scikit-image's SSIM map of two (H, W, 3) 0..255 images over the pixels where ``outside`` is True.
+def ssim_map(img1, img2):
+    """Per-pixel SSIM of two (H, W, 3) RGB images on the 0..255 scale, averaged over the channels.
 
-    The map is computed on the whole images (Gaussian window, sigma 1.5, population covariance, data range 255,
-    per channel) and averaged over the selected pixels and the three channels; NaN when no pixel is selected.
+    scikit-image's SSIM map (``full=True``, ``gaussian_weights=True``, ``sigma=1.5``: an 11x11 Gaussian window,
+    ``use_sample_covariance=False``, ``data_range=255``, ``channel_axis=2``).
+
+    Returns:
+        np.ndarray: float64, (H, W), in [-1, 1]; the outer 5 pixels are computed over a reflected image.
+
+    Raises:
+        ValueError: The shapes differ, or H or W is smaller than 11 (scikit-image's message).
+    """
+    _, full = structural_similarity(
+        np.asarray(img1, np.float64), np.asarray(img2, np.float64), full=True, gaussian_weights=True, sigma=1.5,
+        use_sample_covariance=False, data_range=255, channel_axis=2)
+    return full.mean(axis=2)
+
+
+def ssim_outside(img1, img2, outside):
+    """Mean of :func:`ssim_map` of two (H, W, 3) 0..255 images over the pixels where ``outside`` is True.
+
+    The map is computed on the whole images; NaN when no pixel is selected.
     """
     if not outside.any():
         return math.nan
-    _, ssim_map = structural_similarity(
-        np.asarray(img1, np.float64), np.asarray(img2, np.float64), full=True, gaussian_weights=True, sigma=1.5,
-        use_sample_covariance=False, data_range=255, channel_axis=2)
-    return float(ssim_map[outside].mean())
+    return float(ssim_map(img1, img2)[outside].mean())
 
 
 @dataclass
@@ -133,13 +149,15 @@ class FinetuneImageScore:
         return cls(**{field: record[field] for field in cls.__dataclass_fields__})
 
 
-def score_finetune(image, before, after, original_rgb255, finetuned_rgb255):
+def score_finetune(image, before, after, original_rgb255, finetuned_rgb255, before_parts=None, after_parts=None):
     """Compare the original and fine-tuned results of one image.
 
     Args:
         image (str): The image's name.
         before, after (np.ndarray): bool (H, W) artifact masks of the original and fine-tuned results.
         original_rgb255, finetuned_rgb255 (np.ndarray): (H, W, 3) RGB 0..255 results of the two models.
+        before_parts, after_parts (int | None): The number of 8-connected parts of ``before`` / ``after`` when
+            known (the detector's ``num_parts``); None: counted here (:func:`count_parts`).
 
     Returns:
         FinetuneImageScore
@@ -155,7 +173,8 @@ def score_finetune(image, before, after, original_rgb255, finetuned_rgb255):
     height, width = before.shape
     return FinetuneImageScore(
         image=image, height=height, width=width, before_pixels=int(before.sum()), after_pixels=int(after.sum()),
-        before_parts=count_parts(before), after_parts=count_parts(after),
+        before_parts=count_parts(before) if before_parts is None else before_parts,
+        after_parts=count_parts(after) if after_parts is None else after_parts,
         removed_pixels=int(np.count_nonzero(before & ~after)), added_pixels=int(np.count_nonzero(after & ~before)),
         removal_rate=removal_rate(before, after), addition_rate=addition_rate(before, after),
         outside_pixels=int(outside.sum()), psnr_outside=psnr_outside(original_rgb255, finetuned_rgb255, outside),

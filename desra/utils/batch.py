@@ -15,8 +15,9 @@ from basicsr.utils.options import dict2str
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from desra.inference import build_upsampler, upscale_file
+from desra.inference import build_upsampler, upscale_decoded
 from desra.utils.image_names import Failure
+from desra.utils.img_io import decode_image, read_image
 
 
 def get_command_logger(opt, command):
@@ -32,50 +33,58 @@ def get_command_logger(opt, command):
 
 
 class SRCache:
-    """The results of one SR network for a run's LR images, made when first needed and kept as PNG files.
+    """The results of a run's SR networks for its LR images, made when first needed and kept as PNG files.
 
-    The network is ``network_<role>`` with weights ``path.pretrain_network_<role>`` (see
-    :func:`desra.inference.build_upsampler`); it is only built when some result is missing. A result is written
-    atomically with the depth and channels of its LR image (16-bit stays 16-bit, alpha is kept), so a complete file
-    is always a finished result and a rerun reuses it.
+    The network of role ``r`` is ``network_<r>`` with weights ``path.pretrain_network_<r>`` (see
+    :func:`desra.inference.build_upsampler`); it is only built when some result of it is missing. An LR image is read
+    and decoded once, however many of its results are missing, and given to each of their networks. A result is
+    written atomically with the depth and channels of its LR image (16-bit stays 16-bit, alpha is kept), so a complete
+    file is always a finished result and a rerun reuses it.
 
     Args:
         opt (dict): The command's options.
-        role (str): ``'mse'``, ``'gan'`` or ``'finetuned'``.
-        device (torch.device): Where the network runs.
+        roles (tuple[str]): The results each image needs, from ``'mse'``, ``'gan'`` and ``'finetuned'``.
+        device (torch.device): Where the networks run.
     """
 
-    def __init__(self, opt, role, device):
+    def __init__(self, opt, roles, device):
         self.opt = opt
-        self.role = role
+        self.roles = tuple(roles)
         self.device = device
-        self._upsampler = None
+        self._upsamplers = {}
 
-    def load_network(self):
-        """The :class:`desra.inference.TiledUpsampler` of the network, built on first call.
+    def load_network(self, role):
+        """The :class:`desra.inference.TiledUpsampler` of ``role``'s network, built on first call.
 
         Raises:
             KeyError / FileNotFoundError: The network options or weights are missing (the message names them).
         """
-        if self._upsampler is None:
-            self._upsampler = build_upsampler(self.opt, self.role, self.device)
-        return self._upsampler
+        if role not in self._upsamplers:
+            self._upsamplers[role] = build_upsampler(self.opt, role, self.device)
+        return self._upsamplers[role]
+
+    def missing_roles(self, item, overwrite=False):
+        """The roles whose result ``item.sr_paths[role]`` does not exist yet (all roles with ``overwrite``)."""
+        return [role for role in self.roles if overwrite or not os.path.isfile(item.sr_paths[role])]
 
     def prepare(self, items, overwrite=False):
-        """Build the network now if one of ``items`` needs it, so that option errors stop the run before it starts."""
-        if any(overwrite or not os.path.isfile(item.sr_paths[self.role]) for item in items):
-            self.load_network()
+        """Build now the networks that ``items`` need, so that option errors stop the run before it starts."""
+        needed = {role for item in items for role in self.missing_roles(item, overwrite)}
+        for role in self.roles:
+            if role in needed:
+                self.load_network(role)
 
     def ensure(self, item, overwrite=False):
-        """Make ``item.sr_paths[role]`` from ``item.lq_path`` unless it exists (or ``overwrite``); return its path.
+        """Make the missing results of ``item`` (all of them with ``overwrite``) from ``item.lq_path``, read once.
 
         Raises:
             ImageReadError: The LR image cannot be read (the message names it).
         """
-        path = item.sr_paths[self.role]
-        if overwrite or not os.path.isfile(path):
-            upscale_file(self.load_network(), item.lq_path, path)
-        return path
+        missing = self.missing_roles(item, overwrite)
+        if missing:
+            lq = decode_image(read_image(item.lq_path))
+            for role in missing:
+                upscale_decoded(self.load_network(role), lq, item.sr_paths[role])
 
 
 def shard(items, opt):
