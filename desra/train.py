@@ -14,7 +14,13 @@ beginning, and reloads the pretrained ``params_ema`` into net_g on resume. Here:
   iteration k and resumed ends with bit-identical weights to an uninterrupted run with the same seed (CPU; cuDNN's
   autotuned kernels may differ between runs on CUDA);
 * validation does not change the random states, so it never changes the training;
-* checkpoints and states are written atomically.
+* checkpoints and states are written atomically;
+* under torchrun (``--launcher pytorch``) each process trains on its share of every epoch (rank ``r`` takes
+  positions ``r, r + world_size, ...``) and DDP averages the gradients, on GPUs (NCCL) as on the CPU (gloo): N
+  processes with ``batch_size_per_gpu`` b step as one process with batch N * b does, up to float rounding, for
+  mean losses (tested on the CPU). The masked terms are normalised per process by its own mask area, so they match
+  one process only when the processes' crops hold equal artifact areas. A resumed multi-process run continues
+  from the saved iteration and epoch position with fresh per-rank random streams, so it is not bit-identical.
 
 Usage::
 
@@ -233,6 +239,9 @@ def train_pipeline(root_path):
         validate(opt, model, val_loaders, current_iter, tb_logger)
     if tb_logger:
         tb_logger.close()
+    if opt['dist']:  # every rank waits for rank 0's last checkpoint and validation, then leaves the group
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return 0
 
 

@@ -6,9 +6,10 @@ and EMA 0.999; DeSRAModel adds its masked L1. Iterations are timed in interleave
 in turn, after warm-up iterations) and the median per model is reported, so that load from other processes hits
 both alike.
 
-With ``--amp bf16|fp16`` (CUDA) it also reports DeSRAModel's speed-up over fp32 and whether training with autocast
-stays close to fp32: both start from the same weights, train on the same batches for ``--amp_check_iters``
-iterations, and the masked L1 of their generators on a held-out batch is compared (goal: within 2%).
+With ``--amp bf16|fp16`` it also reports DeSRAModel's speed-up over fp32 and whether training with autocast stays
+close to fp32: both start from the same weights, train on the same batches for ``--amp_check_iters`` iterations,
+and the masked L1 of their generators on a held-out batch is compared (goal: within 2%). The goal of the speed-up
+(>= 1.5x) is set for an H100; on the CPU, bf16 is native where the CPU has AMX or AVX512-BF16 (``lscpu``).
 
 ``--perceptual`` adds the perceptual loss with a randomly initialised VGG19 (the cost is what matters here; the
 548 MB state dict is written to a temporary file, since nothing is downloaded).
@@ -16,6 +17,7 @@ iterations, and the masked L1 of their generators on a held-out batch is compare
 Examples::
 
     python scripts/benchmark_training.py --device cpu --batch 2 --gt_size 64 --iters 4 --rounds 3
+    python scripts/benchmark_training.py --device cpu --batch 2 --gt_size 64 --amp bf16 --amp_check_iters 20
     python scripts/benchmark_training.py --device cuda --batch 12 --gt_size 256 --perceptual --amp bf16
 """
 import argparse
@@ -178,11 +180,9 @@ def main(argv=None):
     parser.add_argument('--rounds', type=int, default=3, help='interleaved rounds per model')
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations per model first')
     parser.add_argument('--perceptual', action='store_true', help='add the perceptual loss (random VGG19)')
-    parser.add_argument('--amp', choices=['bf16', 'fp16'], help='also time DeSRAModel with this autocast (CUDA)')
+    parser.add_argument('--amp', choices=['bf16', 'fp16'], help='also time DeSRAModel with this autocast')
     parser.add_argument('--amp_check_iters', type=int, default=100, help='iterations of the amp-vs-fp32 check')
     args = parser.parse_args(argv)
-    if args.amp and not args.device.startswith('cuda'):
-        parser.error('--amp needs --device cuda')
     if args.device.startswith('cuda'):
         torch.backends.cudnn.benchmark = True
     if args.perceptual:

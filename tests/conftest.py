@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -38,7 +39,7 @@ def write_random_images(root, names, shape=(12, 14, 3), seed=0):
 
 
 def save_tiny_checkpoints(folder, roles, param_key='params'):
-    """Save one tiny RRDBNet checkpoint ``<folder>/<role>.pth`` per role (seeded by its position); return their paths."""
+    """Save a tiny RRDBNet checkpoint ``<folder>/<role>.pth`` per role (seeded by its position); return the paths."""
     paths = {}
     for seed, role in enumerate(roles):
         paths[role] = os.path.join(folder, f'{role}.pth')
@@ -58,3 +59,20 @@ def tiny_rrdb_checkpoint(tmp_path):
     path = tmp_path / 'tiny_rrdb.pth'
     torch.save({'params_ema': net_ema.state_dict(), 'params': net.state_dict()}, path)
     return path
+
+
+@pytest.fixture(scope='session')
+def tiny_dataset(tmp_path_factory):
+    """Four LR (16x16) / pseudo-GT (64x64) / mask triples as DeSRADataset reads them (x4), for training runs."""
+    root = tmp_path_factory.mktemp('desra_data')
+    rng = np.random.default_rng(0)
+    for folder in ('lq', 'gt', 'mask'):
+        (root / folder).mkdir()
+    lq_size, scale = 16, 4
+    for i in range(4):
+        cv2.imwrite(str(root / 'lq' / f'{i}.png'), rng.integers(0, 256, (lq_size, lq_size, 3), dtype=np.uint8))
+        cv2.imwrite(str(root / 'gt' / f'{i}.png'), rng.integers(0, 256, (lq_size * scale,) * 2 + (3,), dtype=np.uint8))
+        mask = np.zeros((lq_size * scale,) * 2, np.uint8)
+        mask[8 * i:8 * i + 20, 10:40] = 255
+        cv2.imwrite(str(root / 'mask' / f'{i}.png'), mask)
+    return root

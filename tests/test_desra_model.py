@@ -143,11 +143,37 @@ def test_perceptual_loss_without_vgg19_fails_at_start(tmp_path, monkeypatch):
             build(opt)
 
 
-def test_amp_needs_cuda(tmp_path):
-    with pytest.raises(ValueError, match='needs CUDA'):
-        build(model_options(tmp_path, amp='bf16'))
+def train_steps(model, steps=4):
+    for current_iter in range(1, steps + 1):
+        model.feed_data(fixed_batch(seed=current_iter))
+        model.optimize_parameters(current_iter)
+    return model
+
+
+@pytest.mark.parametrize('amp, dtype', [('bf16', torch.bfloat16), ('fp16', torch.float16)])
+def test_amp_runs_the_networks_in_low_precision_and_trains_like_fp32(tmp_path, amp, dtype):
+    """train:amp autocasts on the CPU as on CUDA: same code path, checked here against a full-precision run."""
+    held_out = fixed_batch(seed=100)
+    reference = train_steps(build(model_options(tmp_path)))
+    model = train_steps(build(model_options(tmp_path, amp=amp)))
+    assert model.output.dtype == dtype  # the generator ran under autocast...
+    assert all(p.dtype == torch.float32 for p in model.net_g.parameters())  # ...on full-precision weights
+    assert model.grad_scaler.is_enabled() == (amp == 'fp16')  # fp16 gradients are scaled, bf16 ones need not be
+    assert all(torch.isfinite(torch.tensor(value)) for value in model.get_current_log().values())
+    assert not torch.equal(model.net_g.conv_last.weight, reference.net_g.conv_last.weight)
+    assert masked_l1_of_generator(model, held_out) == pytest.approx(masked_l1_of_generator(reference, held_out),
+                                                                    rel=0.02)
     with pytest.raises(ValueError, match='bf16, fp16 or false'):
         build(model_options(tmp_path, amp='int8'))
+
+
+def test_optimizers_are_built_by_torch_optim_name(tmp_path):
+    model = build(model_options(tmp_path, optim_g={'type': 'SGD', 'lr': 0.1, 'momentum': 0.9},
+                                optim_d={'type': 'AdamW', 'lr': 1e-4, 'weight_decay': 0.01}))
+    assert type(model.optimizer_g) is torch.optim.SGD and model.optimizer_g.defaults['momentum'] == 0.9
+    assert type(model.optimizer_d) is torch.optim.AdamW and model.optimizer_d.defaults['weight_decay'] == 0.01
+    with pytest.raises(ValueError, match="optimizer type 'Adamm' is not an optimizer of torch.optim"):
+        build(model_options(tmp_path, optim_g={'type': 'Adamm', 'lr': 1e-4}))
 
 
 def test_ldl_model_adds_the_artifact_loss_and_the_plain_model_refuses_it(tmp_path):

@@ -1,8 +1,7 @@
 """desra/train.py on the CPU: a run interrupted and resumed with --auto_resume ends bit-identical to an unbroken one."""
+import functools
 import sys
 
-import cv2
-import numpy as np
 import pytest
 import torch
 import yaml
@@ -13,26 +12,10 @@ from desra.models.desra_model import DeSRAModel
 from tests.conftest import TINY_RRDB_OPT
 from tests.test_desra_model import TINY_SWINIR_OPT
 
-NUM_IMAGES, LQ_SIZE, SCALE = 4, 16, 4
+SCALE = 4
 
 
-@pytest.fixture(scope='module')
-def tiny_dataset(tmp_path_factory):
-    """Four LR (16x16) / pseudo-GT (64x64) / mask triples as DeSRADataset reads them."""
-    root = tmp_path_factory.mktemp('desra_data')
-    rng = np.random.default_rng(0)
-    for folder in ('lq', 'gt', 'mask'):
-        (root / folder).mkdir()
-    for i in range(NUM_IMAGES):
-        cv2.imwrite(str(root / 'lq' / f'{i}.png'), rng.integers(0, 256, (LQ_SIZE, LQ_SIZE, 3), dtype=np.uint8))
-        cv2.imwrite(str(root / 'gt' / f'{i}.png'), rng.integers(0, 256, (LQ_SIZE * SCALE,) * 2 + (3,), dtype=np.uint8))
-        mask = np.zeros((LQ_SIZE * SCALE,) * 2, np.uint8)
-        mask[8 * i:8 * i + 20, 10:40] = 255
-        cv2.imwrite(str(root / 'mask' / f'{i}.png'), mask)
-    return root
-
-
-def write_options(tmp_path, data_root, name, network_g):
+def write_options(tmp_path, data_root, name, network_g, **train_overrides):
     """A 6-iteration CPU fine-tuning of a tiny generator + UNet discriminator, checkpoints every 3 iterations."""
     opt = {
         'name': name, 'model_type': 'DeSRAModel', 'scale': SCALE, 'num_gpu': 0, 'manual_seed': 7,
@@ -57,6 +40,7 @@ def write_options(tmp_path, data_root, name, network_g):
             'gan_mask_weight': 0.5, 'net_d_iters': 1, 'net_d_init_iters': 1},
         'logger': {'print_freq': 1, 'save_checkpoint_freq': 3, 'use_tb_logger': False},
     }
+    opt['train'].update(train_overrides)
     path = tmp_path / f'{name}.yml'
     path.write_text(yaml.safe_dump(opt))
     return path
@@ -89,11 +73,16 @@ def load(root, name, file):
 SWINIR_WITH_DROP_PATH = {**TINY_SWINIR_OPT, 'depths': [1, 1], 'num_heads': [2, 2]}
 
 
-@pytest.mark.parametrize('network_g', [TINY_RRDB_OPT, SWINIR_WITH_DROP_PATH], ids=['rrdbnet', 'swinir'])
-def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, monkeypatch, network_g):
-    run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'unbroken', dict(network_g)))
+@pytest.mark.parametrize('network_g, amp', [(TINY_RRDB_OPT, False), (SWINIR_WITH_DROP_PATH, False),
+                                            (TINY_RRDB_OPT, 'fp16')], ids=['rrdbnet', 'swinir', 'rrdbnet_fp16'])
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, monkeypatch, network_g, amp):
+    """fp16 (autocast on the CPU) adds the gradient scaler, whose scale and growth tracker the state must keep."""
+    if amp == 'fp16':  # a scale that grows every step and overflows: some steps are skipped, so the scale matters
+        monkeypatch.setattr(torch.amp, 'GradScaler', functools.partial(torch.amp.GradScaler, init_scale=2.0 ** 20,
+                                                                       growth_interval=1))
+    run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'unbroken', dict(network_g), amp=amp))
 
-    option_file = write_options(tmp_path, tiny_dataset, 'resumed', dict(network_g))
+    option_file = write_options(tmp_path, tiny_dataset, 'resumed', dict(network_g), amp=amp)
     with monkeypatch.context() as patch:
         interrupt_at(patch, 5)  # 4 images, batch 2: iteration 5 is in the third epoch; state saved at 3
         with pytest.raises(KeyboardInterrupt):
@@ -104,6 +93,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, mo
     assert (state['epoch'], state['iter'], state['sampler_position']) == (1, 3, 2)
     assert set(state) >= {'epoch', 'iter', 'optimizers', 'schedulers', 'grad_scaler', 'rng_states', 'net_g',
                           'net_g_ema', 'net_d'}
+    assert bool(state['grad_scaler']) == (amp == 'fp16')  # an fp16 run saves the scaler's scale and tracker
 
     torch.manual_seed(12345)  # whatever the process did before, the state decides
     run_train(monkeypatch, tmp_path, option_file, '--auto_resume')
@@ -117,3 +107,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, mo
     # the run really trained: the generator moved away from the iteration-3 weights
     assert not torch.equal(load(tmp_path, 'resumed', 'net_g_6.pth')['params']['conv_last.weight'],
                            state['net_g']['conv_last.weight'])
+    if amp == 'fp16':  # resuming the fp16 state in full precision would drop the scaler: refused
+        with pytest.raises(ValueError, match='train:amp differs from the run being resumed'):
+            run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'resumed', dict(network_g)),
+                      '--auto_resume')

@@ -23,7 +23,9 @@ Options beyond ``SRGANModel``'s:
 * ``train:masked_pixel_opt``: a mask-restricted pixel loss (``MaskedL1Loss``);
 * ``train:percep_mask_weight``, ``train:gan_mask_weight``: region weights (need ``RegionPerceptualLoss`` /
   ``RegionGANLoss``);
-* ``train:amp``: ``bf16`` or ``fp16`` autocast on CUDA (``false`` by default; fp16 uses a gradient scaler);
+* ``train:amp``: ``bf16`` or ``fp16`` autocast on the training device (``false`` by default; fp16 uses a gradient
+  scaler). Made for CUDA; on the CPU it runs too (bf16 natively on CPUs with AMX or AVX512-BF16), which is how the
+  mixed-precision path is tested without a GPU;
 * ``train:channels_last`` (default true): networks and batches in channels-last memory format, which convolutions
   run faster in (oneDNN on CPU, cuDNN on GPU); results agree with the default layout up to float rounding and the
   checkpoints are written in the default layout;
@@ -42,6 +44,7 @@ from collections import OrderedDict
 from contextlib import nullcontext
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from basicsr.losses import build_loss
 from basicsr.models.srgan_model import SRGANModel
 from basicsr.utils import USMSharp, get_root_logger
@@ -61,13 +64,11 @@ def amp_dtype_from_options(opt):
     """The autocast dtype ``train:amp`` asks for (None: full precision).
 
     Raises:
-        ValueError: An unknown value, or mixed precision asked for without CUDA (``num_gpu: 0``).
+        ValueError: An unknown value.
     """
     amp = opt['train'].get('amp', False)
     if amp not in AMP_DTYPES:
         raise ValueError(f'train:amp must be bf16, fp16 or false, got {amp!r}')
-    if AMP_DTYPES[amp] is not None and opt['num_gpu'] == 0:
-        raise ValueError(f'train:amp {amp} needs CUDA; with num_gpu 0 (CPU) set train:amp to false')
     return AMP_DTYPES[amp]
 
 
@@ -105,14 +106,31 @@ class DeSRAModel(SRGANModel):
             raise ValueError('train:gan_mask_weight needs train:gan_opt of type RegionGANLoss')
         use_usm = any(self.opt.get(key, False) for key in ('l1_gt_usm', 'percep_gt_usm', 'gan_gt_usm'))
         self.usm_sharpener = USMSharp().to(self.device) if use_usm else None
-        self.grad_scaler = torch.amp.GradScaler('cuda', enabled=self.amp_dtype == torch.float16)
+        self.grad_scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         if hasattr(self, 'net_g_ema'):
             self.net_g_ema.to(memory_format=self.memory_format)
 
     def model_to_device(self, net):
         """basicsr's ``model_to_device`` (device, then DDP / DataParallel), the network first put in the memory
-        format of ``train:channels_last``."""
-        return super().model_to_device(net.to(memory_format=self.memory_format))
+        format of ``train:channels_last``; under torchrun on the CPU (gloo), DDP without device ids, since basicsr's
+        wrapper names the current CUDA device."""
+        net = net.to(memory_format=self.memory_format)
+        if self.opt['dist'] and self.device.type == 'cpu':
+            return DistributedDataParallel(net, find_unused_parameters=self.opt.get('find_unused_parameters', False))
+        return super().model_to_device(net)
+
+    def get_optimizer(self, optim_type, params, lr, **kwargs):
+        """The ``torch.optim`` optimizer named ``optim_type`` (``train:optim_g/optim_d:type``: Adam, AdamW, SGD, ...);
+        basicsr 1.4.2 builds only Adam.
+
+        Raises:
+            ValueError: ``torch.optim`` has no optimizer of that name.
+        """
+        optimizer_class = getattr(torch.optim, optim_type, None)
+        if not (isinstance(optimizer_class, type) and issubclass(optimizer_class, torch.optim.Optimizer)):
+            raise ValueError(f'train: optimizer type {optim_type!r} is not an optimizer of torch.optim '
+                             '(e.g. Adam, AdamW, SGD)')
+        return optimizer_class(params, lr, **kwargs)
 
     def check_ldl_option(self):
         """Refuse ``train:ldl_opt``, which basicsr builds into ``cri_ldl`` but only ``DeSRALDLModel`` uses."""

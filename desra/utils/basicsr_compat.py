@@ -2,7 +2,7 @@
 
 Import this module before anything from ``basicsr``; ``import desra`` does so first.
 
-basicsr 1.4.2 has three known breaks on today's stack:
+basicsr 1.4.2 has four known breaks on today's stack (or on a machine without a GPU):
 
 1. ``basicsr/data/degradations.py`` imports ``torchvision.transforms.functional_tensor``, a private module that
    torchvision 0.17 removed (its functions live on in ``torchvision.transforms.functional``). Importing basicsr
@@ -14,10 +14,16 @@ basicsr 1.4.2 has three known breaks on today's stack:
 3. torch >= 2.6 loads with ``weights_only=True`` by default. basicsr's checkpoints (``params`` / ``params_ema``) and
    training states (optimizer and scheduler state dicts) still load that way; DeSRA saves nothing that would not,
    and loads every file with ``weights_only=True`` explicitly (see ``desra/utils/checkpoint.py``).
+4. ``basicsr.utils.dist_util.init_dist`` (called by ``parse_options`` for ``--launcher pytorch``) binds each rank to
+   ``rank % torch.cuda.device_count()`` and uses NCCL, so under torchrun without CUDA it divides by zero. We wrap it:
+   with CUDA it is basicsr's; without, the processes join a gloo process group (CPU tensors), which is what DDP and
+   ``torch.distributed`` collectives need on the CPU. Both ``dist_util`` and ``options`` (which imported the name)
+   see the wrapper.
 """
 import sys
 import types
 
+import torch
 import torchvision.transforms.functional as _tv_functional
 
 _LEGACY_MODULE = 'torchvision.transforms.functional_tensor'
@@ -29,3 +35,31 @@ if _LEGACY_MODULE not in sys.modules:
         _alias = types.ModuleType(_LEGACY_MODULE)
         _alias.rgb_to_grayscale = _tv_functional.rgb_to_grayscale
         sys.modules[_LEGACY_MODULE] = _alias
+
+
+import basicsr.utils.dist_util as _dist_util  # noqa: E402  (after the alias: importing basicsr needs it)
+import basicsr.utils.options as _basicsr_options  # noqa: E402
+
+_cuda_init_dist = _dist_util.init_dist
+
+
+def init_dist(launcher, backend='nccl', **kwargs):
+    """basicsr's ``init_dist`` when CUDA is available; otherwise a gloo process group from torchrun's environment.
+
+    Args:
+        launcher (str): ``pytorch`` (torchrun) or ``slurm`` (CUDA only, as in basicsr).
+        backend (str): Process-group backend with CUDA (basicsr's default ``nccl``); ignored without CUDA.
+        **kwargs: basicsr's ``dist_params`` (e.g. ``port`` for slurm).
+
+    Raises:
+        ValueError: ``slurm`` without CUDA.
+    """
+    if torch.cuda.is_available():
+        return _cuda_init_dist(launcher, backend, **kwargs)
+    if launcher != 'pytorch':
+        raise ValueError(f'--launcher {launcher} needs CUDA; on CPU start the processes with torchrun and '
+                         '--launcher pytorch')
+    torch.distributed.init_process_group(backend='gloo')
+
+
+_dist_util.init_dist = _basicsr_options.init_dist = init_dist

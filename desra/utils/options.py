@@ -99,17 +99,14 @@ def parse_command_options(description, is_train=False, args=None, root_path=ROOT
         opt['dist'] = False
     else:
         opt['dist'] = True
-        if torch.cuda.is_available():
-            init_dist(args.launcher, **opt.get('dist_params', {}))
-        else:  # basicsr's init_dist binds each rank to a GPU (and uses nccl): CPU processes talk over gloo
-            torch.distributed.init_process_group(backend='gloo')
+        init_dist(args.launcher, **opt.get('dist_params', {}))  # gloo without CUDA (desra.utils.basicsr_compat)
     opt['rank'], opt['world_size'] = get_dist_info()
 
     num_gpu = opt.get('num_gpu', 'auto')
     opt['num_gpu'] = torch.cuda.device_count() if num_gpu == 'auto' else int(num_gpu)
     if opt['num_gpu'] > 0 and not torch.cuda.is_available():
         raise ValueError(f'{args.opt}: num_gpu is {opt["num_gpu"]} but CUDA is not available; '
-                           'use num_gpu: 0 (CPU) or auto')
+                         'use num_gpu: 0 (CPU) or auto')
 
     seed = opt.get('manual_seed')
     if seed is None:

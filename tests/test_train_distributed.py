@@ -1,0 +1,50 @@
+"""desra/train.py under torchrun on the CPU (gloo): DDP over processes trains as one process with the whole batch."""
+import os
+import subprocess
+import sys
+
+import torch
+
+from tests.conftest import REPO_ROOT, TINY_RRDB_OPT
+from tests.test_train_resume import load, run_train, write_options
+
+#: Runs desra/train.py's pipeline with experiments under argv[1] instead of the repository (the command line's
+#: other words are the training command's).
+LAUNCHER = '''import sys
+from desra.train import train_pipeline
+sys.exit(train_pipeline(sys.argv.pop(1)))
+'''
+
+
+def test_two_processes_with_half_batches_train_as_one_process_with_the_whole_batch(tmp_path, tiny_dataset, monkeypatch):
+    """The sampler gives rank r positions r, r + 2, ... of the epoch, so the two ranks' batches of 1 are the two
+    halves of the single process's batch of 2, and DDP averages the ranks' gradients: the mean losses (L1, GAN)
+    then give the same steps. SGD keeps the difference at float rounding (Adam's first steps would blow rounding
+    up to the learning rate in parameters whose gradient is about 0)."""
+    common = dict(optim_g={'type': 'SGD', 'lr': 0.05}, optim_d={'type': 'SGD', 'lr': 0.05}, masked_pixel_opt=None,
+                  gan_mask_weight=1.0)
+    run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'one_process', dict(TINY_RRDB_OPT),
+                                                   **common))
+
+    option_file = write_options(tmp_path, tiny_dataset, 'two_processes', dict(TINY_RRDB_OPT), **common)
+    option_file.write_text(option_file.read_text().replace('batch_size_per_gpu: 2', 'batch_size_per_gpu: 1'))
+    launcher = tmp_path / 'launch_train.py'
+    launcher.write_text(LAUNCHER)
+    result = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+                             str(launcher), str(tmp_path), '-opt', str(option_file), '--launcher', 'pytorch'],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, 'PYTHONPATH': REPO_ROOT, 'OMP_NUM_THREADS': '1'})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert '2 process(es)' in result.stdout + result.stderr
+
+    experiment = tmp_path / 'experiments' / 'two_processes'
+    assert sorted(p.name for p in (experiment / 'models').iterdir()) == [  # rank 0 alone writes, nothing half-done
+        'net_d_3.pth', 'net_d_6.pth', 'net_d_latest.pth', 'net_g_3.pth', 'net_g_6.pth', 'net_g_latest.pth']
+    assert sorted(p.name for p in (experiment / 'training_states').iterdir()) == ['3.state', '6.state']
+    for file, keys in (('net_g_latest.pth', ('params', 'params_ema')), ('net_d_latest.pth', ('params',))):
+        one, two = load(tmp_path, 'one_process', file), load(tmp_path, 'two_processes', file)
+        start = load(tmp_path, 'one_process', file.replace('latest', '3'))
+        for key in keys:
+            for name, value in one[key].items():
+                torch.testing.assert_close(two[key][name], value, rtol=0, atol=1e-6, msg=f'{file} {key} {name}')
+            assert any(not torch.equal(value, start[key][name]) for name, value in one[key].items())
