@@ -28,6 +28,7 @@ demo: venv weights
 	$(PY) scripts/run_demo.py
 
 test: venv
+	$(PY) -m flake8 desra scripts tests setup.py
 	$(PY) -m pytest -q tests
 
 clean-demo:

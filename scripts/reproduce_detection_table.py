@@ -54,6 +54,7 @@ PAPER_DESRA_FIGURES = {}
 TABLE_COLUMNS = ('sr_model', 'detector', 'images', 'iou', 'precision', 'recall', 'paper_iou', 'paper_precision',
                  'paper_recall')
 
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--data_root', required=True, help='root of the DeSRA artifact dataset')

@@ -204,8 +204,8 @@ def test_bad_options_are_rejected_before_any_work(tmp_path):
 def find_window(lr, crop):
     """(top, left) of the only place where ``crop`` occurs in ``lr`` (random content: unique)."""
     h, w = crop.shape[:2]
-    hits = [(t, l) for t in range(lr.shape[0] - h + 1) for l in range(lr.shape[1] - w + 1)
-            if np.array_equal(lr[t:t + h, l:l + w], crop)]
+    hits = [(top, left) for top in range(lr.shape[0] - h + 1) for left in range(lr.shape[1] - w + 1)
+            if np.array_equal(lr[top:top + h, left:left + w], crop)]
     assert len(hits) == 1
     return hits[0]
 
@@ -223,8 +223,8 @@ def test_cli_crop_mode_writes_aligned_sub_images_around_artifacts(tmp_path):
         top, left = find_window(lr, lq_crop)
         hr = np.s_[top * SCALE:(top + 4) * SCALE, left * SCALE:(left + 4) * SCALE]
         np.testing.assert_array_equal(read(out / 'mask' / name), mask[hr].astype(np.uint8) * 255)
-        np.testing.assert_array_equal(read(out / 'gt' / name), np.where(mask[hr][..., None], upsample(lr)[hr],
-                                                                         gan[hr]))
+        expected_gt = np.where(mask[hr][..., None], upsample(lr)[hr], gan[hr])
+        np.testing.assert_array_equal(read(out / 'gt' / name), expected_gt)
         assert mask[hr].any()
 
 

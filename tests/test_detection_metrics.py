@@ -132,4 +132,3 @@ def test_load_mask_reads_colour_files_as_gray(tmp_path):
     cv2.imwrite(str(tmp_path / 'm.png'), img)
     mask = load_mask(tmp_path / 'm.png')
     assert mask.dtype == bool and mask.shape == (4, 5) and np.argwhere(mask).tolist() == [[1, 2]]
-

@@ -19,7 +19,8 @@ def test_parse_command_options_paths_and_gpu(tmp_path):
     opt_file = tmp_path / 'o.yml'
     opt_file.write_text('name: demo\nnum_gpu: auto\nmanual_seed: 3\n')
     opt, _ = parse_command_options('t', args=['-opt', str(opt_file), '--force_yml', f'path:results_root={tmp_path}'])
-    assert opt['num_gpu'] == torch.cuda.device_count() and opt['dist'] is False and opt['rank'] == 0 and opt['world_size'] == 1
+    assert opt['num_gpu'] == torch.cuda.device_count()
+    assert opt['dist'] is False and opt['rank'] == 0 and opt['world_size'] == 1
     assert opt['path']['run_root'] == str(tmp_path / 'demo') and (tmp_path / 'demo').is_dir()
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match='CUDA is not available'):

@@ -53,7 +53,7 @@ DEFAULT_DETECTOR_OPT = {
 _CONTRAST_KEYS = ('window_size', 'sigma', 'c_factor', 'eps')
 #: The options of :func:`desra.detection.clean_mask` (shared with the baselines).
 MORPHOLOGY_KEYS = ('erode_kernel', 'erode_iterations', 'dilate_kernel', 'dilate_iterations', 'fill_holes_kernel',
-                    'min_area')
+                   'min_area')
 _SIZE_KEYS = ('window_size', 'erode_kernel', 'dilate_kernel', 'fill_holes_kernel')
 _COUNT_KEYS = ('erode_iterations', 'dilate_iterations', 'min_area')
 

@@ -118,4 +118,3 @@ class RegionGANLoss(GANLoss):
             raise ValueError(f'RegionGANLoss: per-pixel weights need gan_type vanilla or lsgan, not {self.gan_type}')
         loss = weighted_mean(loss_map, weight)
         return loss if is_disc else loss * self.loss_weight
-

@@ -49,7 +49,8 @@ def load_state_dict(path, param_key='auto'):
         raise FileNotFoundError(f'{path}: no such checkpoint file')
     checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     if not isinstance(checkpoint, dict):
-        raise ValueError(f'{path}: expected a dict (state dict or {{"params": ...}}), found {type(checkpoint).__name__}')
+        raise ValueError(f'{path}: expected a dict (state dict or {{"params": ...}}), '
+                         f'found {type(checkpoint).__name__}')
     if param_key == 'auto':
         param_key = next((key for key in AUTO_PARAM_KEYS if _is_state_dict(checkpoint.get(key))), None)
     if param_key is None:
@@ -80,9 +81,8 @@ def describe_mismatch(net_state, loaded_state, limit=20):
     unexpected = sorted(set(loaded_state) - set(net_state))
     shapes = sorted(f'{k}: network {tuple(net_state[k].shape)}, checkpoint {tuple(loaded_state[k].shape)}'
                     for k in set(net_state) & set(loaded_state) if net_state[k].shape != loaded_state[k].shape)
-    parts = [block(title, items) for title, items in (('missing in checkpoint', missing),
-                                                       ('unexpected in checkpoint', unexpected),
-                                                       ('shape differs', shapes)) if items]
+    sections = (('missing in checkpoint', missing), ('unexpected in checkpoint', unexpected), ('shape differs', shapes))
+    parts = [block(title, items) for title, items in sections if items]
     return '\n'.join(parts)
 
 

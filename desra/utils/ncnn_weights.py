@@ -264,11 +264,11 @@ def _read_convolution(layer, reader):
                               f'kernel={kernel_h}x{kernel_w}, weight_data_size={weight_size}, which do not fit')
     in_channels = weight_size // (num_output * kernel_w * kernel_h)
     weight = reader.read_tagged(weight_size, f'the weight of {layer.name}')
-    tensors = [NcnnTensor(layer.name, nn.Conv2d, 'weight', weight.reshape(num_output, in_channels, kernel_h,
-                                                                           kernel_w))]
+    weight = weight.reshape(num_output, in_channels, kernel_h, kernel_w)
+    tensors = [NcnnTensor(layer.name, nn.Conv2d, 'weight', weight)]
     if layer.param(5, 0):
-        tensors.append(NcnnTensor(layer.name, nn.Conv2d, 'bias', reader.read_fp32(num_output,
-                                                                                   f'the bias of {layer.name}')))
+        bias = reader.read_fp32(num_output, f'the bias of {layer.name}')
+        tensors.append(NcnnTensor(layer.name, nn.Conv2d, 'bias', bias))
     return tensors
 
 
