@@ -81,6 +81,22 @@ def test_segformer_labels_follow_the_test_pipeline(hf_model_dir, image):
     np.testing.assert_array_equal(labels, expected_labels(model, image, SMALL_SCALE))
 
 
+def test_fp16_is_for_cuda_and_its_autocast_path_gives_the_same_labels(hf_model_dir, image):
+    """``fp16`` is ignored on the CPU; its code path (fp16 autocast, labels from the logits), forced here on the
+    CPU, labels the pixels as fp32 does except near ties between classes."""
+    opt = {'type': 'segformer', 'model_path': str(hf_model_dir), 'scale': SMALL_SCALE, 'fp16': True}
+    segmenter = build_segmenter(opt, 'cpu')
+    assert not segmenter.fp16
+    logits_dtypes = []
+    segmenter.model.register_forward_hook(lambda module, inputs, logits: logits_dtypes.append(logits.dtype))
+    fp32_labels = segmenter(image)
+    segmenter.fp16 = True  # what the constructor sets on CUDA
+    fp16_labels = segmenter(image)
+    assert logits_dtypes == [torch.float32, torch.float16]
+    assert fp16_labels.dtype == np.int32 and fp16_labels.shape == fp32_labels.shape
+    assert len(np.unique(fp32_labels)) > 1 and (fp16_labels == fp32_labels).mean() >= 0.95
+
+
 def test_chunked_argmax_matches_argmax():
     logits = torch.randn(1, 150, 7, 9)
     logits[0, 20:40] = logits[0, 3]  # ties between chunks go to the lower class, as argmax

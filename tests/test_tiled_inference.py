@@ -33,6 +33,28 @@ def test_untiled_output_is_the_network_output():
     np.testing.assert_allclose(TiledUpsampler(net, 4).upscale_rgb(rgb), expected, atol=1e-6)
 
 
+def test_half_is_for_cuda_and_its_fp16_path_agrees_with_fp32():
+    """``half`` is ignored on the CPU; its code path (fp16 network and input, float32 result), forced here on the
+    CPU since torch runs fp16 convolutions there too, gives what fp32 gives within a few levels."""
+    def unclipped_net():  # outputs about 0.5 +- 0.1, so that no difference hides in the clipping to [0, 1]
+        net = make_tiny_rrdbnet(0)
+        with torch.no_grad():
+            net.conv_last.weight.mul_(10)
+            net.conv_last.bias.fill_(0.5)
+        return net
+
+    rgb = _photo(37, 45)
+    fp32 = TiledUpsampler(unclipped_net(), 4, tile=16).upscale_rgb(rgb)
+    assert ((fp32 > 0) & (fp32 < 1)).all() and fp32.std() > 0.05
+    on_cpu = TiledUpsampler(unclipped_net(), 4, tile=16, half=True)
+    assert not on_cpu.half and next(on_cpu.net.parameters()).dtype == torch.float32
+    forced = TiledUpsampler(unclipped_net(), 4, tile=16)
+    forced.half, forced.net = True, forced.net.half()  # what the constructor does on CUDA
+    fp16 = forced.upscale_rgb(rgb)
+    assert fp16.dtype == np.float32 and fp16.shape == fp32.shape
+    assert 0 < np.abs(fp16 - fp32).max() <= 1 / 255  # it ran in fp16, and fp16 is enough for 8-bit output
+
+
 def test_pre_pad_is_cropped_and_size_multiple():
     net2 = build_sr_network(dict(TINY_RRDB_OPT, scale=2))
     assert size_multiple(net2, 2) == 2 and size_multiple(make_tiny_rrdbnet(), 4) == 1
