@@ -46,7 +46,7 @@ from basicsr.utils.options import copy_opt_file, dict2str, parse_options
 from desra.data.deterministic_sampler import DeterministicSampler
 from desra.utils.checkpoint import save_checkpoint_file
 from desra.utils.cli import run_main
-from desra.utils.options import ROOT_PATH
+from desra.utils.options import ROOT_PATH, check_num_gpu
 
 
 def get_rng_states():
@@ -149,6 +149,7 @@ def train_pipeline(root_path):
         int: Exit status (0).
     """
     opt, args = parse_options(root_path, is_train=True)
+    check_num_gpu(opt, args.opt)
     opt['root_path'] = root_path
     torch.backends.cudnn.benchmark = True
 

@@ -111,3 +111,11 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, mo
         with pytest.raises(ValueError, match='train:amp differs from the run being resumed'):
             run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'resumed', dict(network_g)),
                       '--auto_resume')
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the error of a machine without CUDA')
+def test_num_gpu_without_cuda_is_refused_before_any_folder_is_made(tmp_path, tiny_dataset, monkeypatch):
+    option_file = write_options(tmp_path, tiny_dataset, 'gpu_run', dict(TINY_RRDB_OPT))
+    with pytest.raises(ValueError, match=r'gpu_run\.yml: num_gpu is 1 but CUDA is not available'):
+        run_train(monkeypatch, tmp_path, option_file, '--force_yml', 'num_gpu=1')
+    assert not (tmp_path / 'experiments').exists()

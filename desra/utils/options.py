@@ -59,6 +59,17 @@ def apply_overrides(opt, entries):
     return opt
 
 
+def check_num_gpu(opt, option_file):
+    """Refuse ``num_gpu`` > 0 on a machine without CUDA, naming the option file (instead of a CUDA traceback later).
+
+    Raises:
+        ValueError: ``opt['num_gpu']`` (numeric) asks for GPUs that are not there.
+    """
+    if opt['num_gpu'] > 0 and not torch.cuda.is_available():
+        raise ValueError(f'{option_file}: num_gpu is {opt["num_gpu"]} but CUDA is not available; '
+                         'use num_gpu: 0 (CPU) or auto')
+
+
 def resolve_device(opt):
     """The torch device for ``opt['num_gpu']`` (0 = CPU; ``auto`` must already be resolved)."""
     if opt['num_gpu'] == 0:
@@ -104,9 +115,7 @@ def parse_command_options(description, is_train=False, args=None, root_path=ROOT
 
     num_gpu = opt.get('num_gpu', 'auto')
     opt['num_gpu'] = torch.cuda.device_count() if num_gpu == 'auto' else int(num_gpu)
-    if opt['num_gpu'] > 0 and not torch.cuda.is_available():
-        raise ValueError(f'{args.opt}: num_gpu is {opt["num_gpu"]} but CUDA is not available; '
-                         'use num_gpu: 0 (CPU) or auto')
+    check_num_gpu(opt, args.opt)
 
     seed = opt.get('manual_seed')
     if seed is None:
