@@ -20,7 +20,8 @@ def test_two_processes_with_half_batches_train_as_one_process_with_the_whole_bat
     """The sampler gives rank r positions r, r + 2, ... of the epoch, so the two ranks' batches of 1 are the two
     halves of the single process's batch of 2, and DDP averages the ranks' gradients: the mean losses (L1, GAN)
     then give the same steps. SGD keeps the difference at float rounding (Adam's first steps would blow rounding
-    up to the learning rate in parameters whose gradient is about 0)."""
+    up to the learning rate in parameters whose gradient is about 0). The two-process run stops at iteration 3 and
+    is resumed with --auto_resume, which must not change the result either."""
     common = dict(optim_g={'type': 'SGD', 'lr': 0.05}, optim_d={'type': 'SGD', 'lr': 0.05}, masked_pixel_opt=None,
                   gan_mask_weight=1.0)
     run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'one_process', dict(TINY_RRDB_OPT),
@@ -30,12 +31,17 @@ def test_two_processes_with_half_batches_train_as_one_process_with_the_whole_bat
     option_file.write_text(option_file.read_text().replace('batch_size_per_gpu: 2', 'batch_size_per_gpu: 1'))
     launcher = tmp_path / 'launch_train.py'
     launcher.write_text(LAUNCHER)
-    result = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
-                             str(launcher), str(tmp_path), '-opt', str(option_file), '--launcher', 'pytorch'],
-                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, 'PYTHONPATH': REPO_ROOT, 'OMP_NUM_THREADS': '1'})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert '2 process(es)' in result.stdout + result.stderr
+
+    def torchrun(*args):
+        result = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node',
+                                 '2', str(launcher), str(tmp_path), '-opt', str(option_file), '--launcher', 'pytorch',
+                                 *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                                env={**os.environ, 'PYTHONPATH': REPO_ROOT, 'OMP_NUM_THREADS': '1'})
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result.stdout + result.stderr
+
+    assert '2 process(es)' in torchrun('--force_yml', 'train:total_iter=3')  # stopped at 3 ...
+    assert 'Resuming from' in torchrun('--auto_resume')  # ... and resumed to 6 by both processes
 
     experiment = tmp_path / 'experiments' / 'two_processes'
     assert sorted(p.name for p in (experiment / 'models').iterdir()) == [  # rank 0 alone writes, nothing half-done
