@@ -2,6 +2,7 @@
 
     python scripts/benchmark_detection.py [--repeats 5]
     python scripts/benchmark_detection.py --device cuda --segformer nvidia/segformer-b5-finetuned-ade-640-640
+    python scripts/benchmark_detection.py --mode whole --device cpu --segformer none
 
 CPU (default): on two image pairs made from a scikit-image photo resized to 1920x1080 (MSE-SR: the photo; GAN-SR:
 the photo with noise, or with noise and high-frequency texture), times, best of ``--repeats`` interleaved runs:
@@ -12,8 +13,10 @@ the photo with noise, or with noise and high-frequency texture), times, best of 
   does them as the release does (float64 morphology, ``scipy.ndimage.binary_fill_holes``, a pass over the label
   image per kept part), ours with :func:`desra.detection.clean_mask`;
 
-and prints the ratios, the largest map difference and whether the masks agree. ``--device cuda`` times the whole
-detection (SegFormer segmentation + map + mask) with :class:`desra.detection.ArtifactDetector`, in images/s.
+and prints the ratios, the largest map difference and whether the masks agree. ``--mode whole`` (the default with
+``--device cuda``) times the whole detection (SegFormer segmentation + map + mask) of the same pairs with
+:class:`desra.detection.ArtifactDetector` on ``--device``, in images/s (goal on an H100: >= 10 at 1920x1080).
+``--size`` changes the image size (``WxH``).
 """
 import argparse
 import time
@@ -31,12 +34,12 @@ SIZE = (1920, 1080)  # width, height
 THRESHOLD, MIN_AREA = 0.7, 4000
 
 
-def benchmark_pairs(seed=0):
-    """Two (name, MSE-SR, GAN-SR) float64 RGB pairs on 0..255, 1080x1920."""
+def benchmark_pairs(size=SIZE, seed=0):
+    """Two (name, MSE-SR, GAN-SR) float64 RGB pairs on 0..255, ``size`` = (W, H)."""
     rng = np.random.default_rng(seed)
-    photo = cv2.resize(skimage.data.coffee(), SIZE, interpolation=cv2.INTER_CUBIC).astype(np.float64)
+    photo = cv2.resize(skimage.data.coffee(), size, interpolation=cv2.INTER_CUBIC).astype(np.float64)
     noisy = np.clip(photo + rng.normal(0, 4, photo.shape), 0, 255)
-    rows, cols = np.mgrid[:SIZE[1], :SIZE[0]]
+    rows, cols = np.mgrid[:size[1], :size[0]]
     texture = 40.0 * np.sin(2.1 * cols) * np.sin(1.7 * rows) * (np.sin(cols / 150.0) * np.sin(rows / 110.0) > 0.3)
     textured = np.clip(noisy + texture[..., None], 0, 255)
     return [('coffee + noise', photo, noisy), ('coffee + noise + texture', photo, textured)]
@@ -84,10 +87,11 @@ def best_times(functions, repeats):
     return best, results
 
 
-def run_cpu(repeats):
-    print(f'CPU, {SIZE[0]}x{SIZE[1]}, best of {repeats}; OpenCV threads {cv2.getNumThreads()}, '
+def run_against_release(size, repeats):
+    """Map and map + mask, ours against the release's code, on the CPU (module docstring)."""
+    print(f'CPU, {size[0]}x{size[1]}, best of {repeats}; OpenCV threads {cv2.getNumThreads()}, '
           f'torch threads {torch.get_num_threads()}')
-    for name, mse, gan in benchmark_pairs():
+    for name, mse, gan in benchmark_pairs(size):
         functions = {
             'release map': lambda: release_contrast_map(mse, gan),
             'ours map': lambda: contrast_map(mse, gan),
@@ -106,34 +110,58 @@ def run_cpu(repeats):
             print(f'  {step:9s} release {release * 1e3:7.1f} ms   ours {ours * 1e3:7.1f} ms   x{release / ours:.2f}')
 
 
-def run_device(device, segformer, repeats):
+def synchronize(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def run_whole_detection(device, segformer, size, repeats):
+    """Images/s of :meth:`ArtifactDetector.detect` (segmentation + map + mask) on ``device``, after one warm-up."""
     detector_opt = {'segmenter': {'type': 'segformer', 'model_path': segformer} if segformer != 'none' else
                     {'type': 'none'}}
     detector = ArtifactDetector(detector_opt, device=device)
-    pairs = benchmark_pairs()
+    pairs = benchmark_pairs(size)
     detector.detect(pairs[0][1], pairs[0][2])  # warm-up: CUDA context, cuDNN autotuning
-    torch.cuda.synchronize(device)
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(repeats):
         for _, mse, gan in pairs:
-            detector.detect(mse, gan)
-    torch.cuda.synchronize(device)
+            result = detector.detect(mse, gan)
+    synchronize(device)
     seconds = (time.perf_counter() - start) / (repeats * len(pairs))
-    print(f'{torch.cuda.get_device_name(device)}, {SIZE[0]}x{SIZE[1]}, segmenter {segformer}: whole detection '
-          f'{1 / seconds:.2f} images/s ({seconds * 1e3:.1f} ms per image)')
+    device_name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'
+    print(f'{device_name}, {size[0]}x{size[1]}, segmenter {segformer}: whole detection {1 / seconds:.2f} images/s '
+          f'({seconds * 1e3:.1f} ms per image; last mask {result.mask.mean():.1%} artifact pixels)')
 
 
-def main():
+def parse_size(text):
+    """``'1920x1080'`` -> (1920, 1080)."""
+    try:
+        width, height = (int(value) for value in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'size must look like 1920x1080, got {text!r}') from None
+    return width, height
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--device', default='cpu', help='cpu: map and mask vs the release; cuda: whole detection.')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda')
+    parser.add_argument('--mode', choices=['release', 'whole'],
+                        help='release: map and mask, ours vs the release (CPU; the default there); whole: the whole '
+                             'detection with SegFormer on --device (the default on cuda)')
     parser.add_argument('--segformer', default='nvidia/segformer-b5-finetuned-ade-640-640',
-                        help='SegFormer weights for --device cuda (folder, cached hub id, mmseg .pth, or none).')
+                        help='SegFormer weights for --mode whole (folder, cached hub id, mmseg .pth, or none).')
+    parser.add_argument('--size', type=parse_size, default=SIZE, help='image size WxH (default 1920x1080)')
     parser.add_argument('--repeats', type=int, default=5)
-    args = parser.parse_args()
-    if torch.device(args.device).type == 'cpu':
-        run_cpu(args.repeats)
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    mode = args.mode or ('release' if device.type == 'cpu' else 'whole')
+    if mode == 'release':
+        if device.type != 'cpu':
+            parser.error('--mode release compares CPU code; use --device cpu')
+        run_against_release(args.size, args.repeats)
     else:
-        run_device(torch.device(args.device), args.segformer, args.repeats)
+        run_whole_detection(device, args.segformer, args.size, args.repeats)
 
 
 if __name__ == '__main__':

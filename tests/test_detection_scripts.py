@@ -2,6 +2,7 @@
 import csv
 import importlib.util
 import os
+import re
 
 import cv2
 import numpy as np
@@ -195,3 +196,20 @@ def test_reproduce_detection_table_says_what_to_download(tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'DeSRA artifact dataset was not found' in err
     assert 'drive.google.com' in err and 'pan.baidu.com' in err
+
+
+def test_benchmark_detection_runs_against_the_release_and_the_whole_detection(tmp_path):
+    from transformers import SegformerForSemanticSegmentation
+
+    from tests.test_segmenter import randomise, tiny_config
+    model_dir = tmp_path / 'segformer'
+    randomise(SegformerForSemanticSegmentation(tiny_config())).save_pretrained(model_dir)
+    whole = run_command(['scripts/benchmark_detection.py', '--mode', 'whole', '--segformer', str(model_dir),
+                         '--size', '160x96', '--repeats', '1'])
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    assert re.search(r'^CPU, 160x96, segmenter .+: whole detection [\d.]+ images/s', whole.stdout, re.M)
+    release = run_command(['scripts/benchmark_detection.py', '--size', '240x136', '--repeats', '1'])
+    assert release.returncode == 0, release.stderr[-2000:]
+    assert len(re.findall(r'^  map\+mask +release +[\d.]+ ms +ours +[\d.]+ ms +x[\d.]+$', release.stdout, re.M)) == 2
+    bad = run_command(['scripts/benchmark_detection.py', '--size', '240'])
+    assert bad.returncode == 2 and 'size must look like 1920x1080' in bad.stderr
