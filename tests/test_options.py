@@ -30,3 +30,13 @@ def test_parse_command_options_paths_and_gpu(tmp_path):
         parse_command_options('t', args=['-opt', str(tmp_path / 'noname.yml')])
     with pytest.raises(FileNotFoundError, match='absent.yml: no such option file'):
         parse_command_options('t', args=['-opt', str(tmp_path / 'absent.yml')])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the fallback of a machine without CUDA')
+def test_basicsr_init_dist_falls_back_to_gloo_without_cuda():
+    import basicsr.utils.dist_util
+    import basicsr.utils.options
+    from desra.utils import basicsr_compat
+    assert basicsr.utils.options.init_dist is basicsr.utils.dist_util.init_dist is basicsr_compat.init_dist
+    with pytest.raises(ValueError, match='--launcher slurm needs CUDA'):
+        basicsr_compat.init_dist('slurm')
