@@ -2,6 +2,7 @@
 
     python scripts/benchmark_detection.py [--repeats 5]
     python scripts/benchmark_detection.py --device cuda --segformer nvidia/segformer-b5-finetuned-ade-640-640
+    python scripts/benchmark_detection.py --device cuda --segformer random-b5
     python scripts/benchmark_detection.py --mode whole --device cpu --segformer none
 
 CPU (default): on two image pairs made from a scikit-image photo resized to 1920x1080 (MSE-SR: the photo; GAN-SR:
@@ -16,9 +17,14 @@ the photo with noise, or with noise and high-frequency texture), times, best of 
 and prints the ratios, the largest map difference and whether the masks agree. ``--mode whole`` (the default with
 ``--device cuda``) times the whole detection (SegFormer segmentation + map + mask) of the same pairs with
 :class:`desra.detection.ArtifactDetector` on ``--device``, in images/s (goal on an H100: >= 10 at 1920x1080).
-``--size`` changes the image size (``WxH``).
+``--segformer random-b5`` times a randomly initialised SegFormer of B5's architecture (MiT-B5 encoder, 768-channel
+decoder, 150 classes; saved to a temporary folder and loaded as a user's folder is), so the cost of the real model
+can be measured where its weights cannot be had: the labels are meaningless, the time is B5's. ``--size`` changes
+the image size (``WxH``).
 """
 import argparse
+import contextlib
+import tempfile
 import time
 
 import cv2
@@ -26,12 +32,16 @@ import numpy as np
 import skimage.data
 import torch
 from scipy import ndimage
+from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
 import desra  # noqa: F401  (basicsr shim)
 from desra.detection import ArtifactDetector, clean_mask, contrast_map
 
 SIZE = (1920, 1080)  # width, height
 THRESHOLD, MIN_AREA = 0.7, 4000
+#: ``nvidia/segformer-b5-finetuned-ade-640-640``'s architecture (the other settings are transformers' defaults).
+SEGFORMER_B5_ARCHITECTURE = {'hidden_sizes': [64, 128, 320, 512], 'depths': [3, 6, 40, 3],
+                             'num_attention_heads': [1, 2, 5, 8], 'decoder_hidden_size': 768, 'num_labels': 150}
 
 
 def benchmark_pairs(size=SIZE, seed=0):
@@ -115,11 +125,23 @@ def synchronize(device):
         torch.cuda.synchronize(device)
 
 
+@contextlib.contextmanager
+def segmenter_options(segformer):
+    """The detector's ``segmenter`` options for ``--segformer`` (``random-b5``: a random B5 in a temporary folder)."""
+    if segformer == 'none':
+        yield {'type': 'none'}
+    elif segformer == 'random-b5':
+        with tempfile.TemporaryDirectory() as folder:
+            SegformerForSemanticSegmentation(SegformerConfig(**SEGFORMER_B5_ARCHITECTURE)).save_pretrained(folder)
+            yield {'type': 'segformer', 'model_path': folder}
+    else:
+        yield {'type': 'segformer', 'model_path': segformer}
+
+
 def run_whole_detection(device, segformer, size, repeats):
     """Images/s of :meth:`ArtifactDetector.detect` (segmentation + map + mask) on ``device``, after one warm-up."""
-    detector_opt = {'segmenter': {'type': 'segformer', 'model_path': segformer} if segformer != 'none' else
-                    {'type': 'none'}}
-    detector = ArtifactDetector(detector_opt, device=device)
+    with segmenter_options(segformer) as segmenter_opt:
+        detector = ArtifactDetector({'segmenter': segmenter_opt}, device=device)
     pairs = benchmark_pairs(size)
     detector.detect(pairs[0][1], pairs[0][2])  # warm-up: CUDA context, cuDNN autotuning
     synchronize(device)
@@ -150,7 +172,8 @@ def main(argv=None):
                         help='release: map and mask, ours vs the release (CPU; the default there); whole: the whole '
                              'detection with SegFormer on --device (the default on cuda)')
     parser.add_argument('--segformer', default='nvidia/segformer-b5-finetuned-ade-640-640',
-                        help='SegFormer weights for --mode whole (folder, cached hub id, mmseg .pth, or none).')
+                        help='SegFormer weights for --mode whole: folder, cached hub id, mmseg .pth, none, or '
+                             'random-b5 (B5 architecture, random weights: its time without its weights)')
     parser.add_argument('--size', type=parse_size, default=SIZE, help='image size WxH (default 1920x1080)')
     parser.add_argument('--repeats', type=int, default=5)
     args = parser.parse_args(argv)
