@@ -4,6 +4,7 @@
     python scripts/benchmark_detection.py --device cuda --segformer nvidia/segformer-b5-finetuned-ade-640-640
     python scripts/benchmark_detection.py --device cuda --segformer random-b5
     python scripts/benchmark_detection.py --mode whole --device cpu --segformer none
+    python scripts/benchmark_detection.py --mode whole --device cpu --segformer random-b5 --autocast bf16
 
 CPU (default): on two image pairs made from a scikit-image photo resized to 1920x1080 (MSE-SR: the photo; GAN-SR:
 the photo with noise, or with noise and high-frequency texture), times, best of ``--repeats`` interleaved runs:
@@ -126,21 +127,21 @@ def synchronize(device):
 
 
 @contextlib.contextmanager
-def segmenter_options(segformer):
+def segmenter_options(segformer, autocast):
     """The detector's ``segmenter`` options for ``--segformer`` (``random-b5``: a random B5 in a temporary folder)."""
     if segformer == 'none':
         yield {'type': 'none'}
     elif segformer == 'random-b5':
         with tempfile.TemporaryDirectory() as folder:
             SegformerForSemanticSegmentation(SegformerConfig(**SEGFORMER_B5_ARCHITECTURE)).save_pretrained(folder)
-            yield {'type': 'segformer', 'model_path': folder}
+            yield {'type': 'segformer', 'model_path': folder, 'autocast': autocast}
     else:
-        yield {'type': 'segformer', 'model_path': segformer}
+        yield {'type': 'segformer', 'model_path': segformer, 'autocast': autocast}
 
 
-def run_whole_detection(device, segformer, size, repeats):
+def run_whole_detection(device, segformer, autocast, size, repeats):
     """Images/s of :meth:`ArtifactDetector.detect` (segmentation + map + mask) on ``device``, after one warm-up."""
-    with segmenter_options(segformer) as segmenter_opt:
+    with segmenter_options(segformer, autocast) as segmenter_opt:
         detector = ArtifactDetector({'segmenter': segmenter_opt}, device=device)
     pairs = benchmark_pairs(size)
     detector.detect(pairs[0][1], pairs[0][2])  # warm-up: CUDA context, cuDNN autotuning
@@ -152,8 +153,10 @@ def run_whole_detection(device, segformer, size, repeats):
     synchronize(device)
     seconds = (time.perf_counter() - start) / (repeats * len(pairs))
     device_name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'
-    print(f'{device_name}, {size[0]}x{size[1]}, segmenter {segformer}: whole detection {1 / seconds:.2f} images/s '
-          f'({seconds * 1e3:.1f} ms per image; last mask {result.mask.mean():.1%} artifact pixels)')
+    precision = f', autocast {autocast}' if segformer != 'none' else ''
+    print(f'{device_name}, {size[0]}x{size[1]}, segmenter {segformer}{precision}: whole detection '
+          f'{1 / seconds:.2f} images/s ({seconds * 1e3:.1f} ms per image; last mask {result.mask.mean():.1%} '
+          'artifact pixels)')
 
 
 def parse_size(text):
@@ -174,6 +177,8 @@ def main(argv=None):
     parser.add_argument('--segformer', default='nvidia/segformer-b5-finetuned-ade-640-640',
                         help='SegFormer weights for --mode whole: folder, cached hub id, mmseg .pth, none, or '
                              'random-b5 (B5 architecture, random weights: its time without its weights)')
+    parser.add_argument('--autocast', default='auto', choices=['auto', 'fp16', 'bf16', 'false'],
+                        help="the segmenter's autocast for --mode whole (auto: fp16 on CUDA, float32 on the CPU)")
     parser.add_argument('--size', type=parse_size, default=SIZE, help='image size WxH (default 1920x1080)')
     parser.add_argument('--repeats', type=int, default=5)
     args = parser.parse_args(argv)
@@ -184,7 +189,7 @@ def main(argv=None):
             parser.error('--mode release compares CPU code; use --device cpu')
         run_against_release(args.size, args.repeats)
     else:
-        run_whole_detection(device, args.segformer, args.size, args.repeats)
+        run_whole_detection(device, args.segformer, args.autocast, args.size, args.repeats)
 
 
 if __name__ == '__main__':

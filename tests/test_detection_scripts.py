@@ -207,7 +207,7 @@ def test_benchmark_detection_runs_against_the_release_and_the_whole_detection(tm
     whole = run_command(['scripts/benchmark_detection.py', '--mode', 'whole', '--segformer', str(model_dir),
                          '--size', '160x96', '--repeats', '1'])
     assert whole.returncode == 0, whole.stderr[-2000:]
-    assert re.search(r'^CPU, 160x96, segmenter .+: whole detection [\d.]+ images/s', whole.stdout, re.M)
+    assert re.search(r'^CPU, 160x96, segmenter .+, autocast auto: whole detection [\d.]+ images/s', whole.stdout, re.M)
     release = run_command(['scripts/benchmark_detection.py', '--size', '240x136', '--repeats', '1'])
     assert release.returncode == 0, release.stderr[-2000:]
     assert len(re.findall(r'^  map\+mask +release +[\d.]+ ms +ours +[\d.]+ ms +x[\d.]+$', release.stdout, re.M)) == 2

@@ -16,7 +16,8 @@ import desra  # noqa: F401  (basicsr shim)
 from desra.detection import ArtifactDetector, SegmenterWeightsError, build_segmenter, load_class_weights
 from desra.detection.mmseg_segformer import (MMSegSegformer, hf_to_mmseg_state_dict, mmseg_segformer_config,
                                              mmseg_to_hf_state_dict)
-from desra.detection.segmenter import DEFAULT_SEGFORMER_MODEL, DESRA_RELEASE_URL, keep_ratio_size, logits_to_labels
+from desra.detection.segmenter import (DEFAULT_SEGFORMER_MODEL, DESRA_RELEASE_URL, autocast_dtype,
+                                       keep_ratio_size, logits_to_labels)
 
 MEAN = np.array([123.675, 116.28, 103.53])
 STD = np.array([58.395, 57.12, 57.375])
@@ -81,20 +82,26 @@ def test_segformer_labels_follow_the_test_pipeline(hf_model_dir, image):
     np.testing.assert_array_equal(labels, expected_labels(model, image, SMALL_SCALE))
 
 
-def test_fp16_is_for_cuda_and_its_autocast_path_gives_the_same_labels(hf_model_dir, image):
-    """``fp16`` is ignored on the CPU; its code path (fp16 autocast, labels from the logits), forced here on the
-    CPU, labels the pixels as fp32 does except near ties between classes."""
-    opt = {'type': 'segformer', 'model_path': str(hf_model_dir), 'scale': SMALL_SCALE, 'fp16': True}
-    segmenter = build_segmenter(opt, 'cpu')
-    assert not segmenter.fp16
-    logits_dtypes = []
-    segmenter.model.register_forward_hook(lambda module, inputs, logits: logits_dtypes.append(logits.dtype))
-    fp32_labels = segmenter(image)
-    segmenter.fp16 = True  # what the constructor sets on CUDA
-    fp16_labels = segmenter(image)
-    assert logits_dtypes == [torch.float32, torch.float16]
-    assert fp16_labels.dtype == np.int32 and fp16_labels.shape == fp32_labels.shape
-    assert len(np.unique(fp32_labels)) > 1 and (fp16_labels == fp32_labels).mean() >= 0.95
+def test_autocast_runs_the_forward_pass_in_its_dtype_and_keeps_the_labels(hf_model_dir, image):
+    """``auto`` is float32 on the CPU (fp16 on CUDA); ``fp16`` and ``bf16`` autocast on any device, and label the
+    pixels as float32 does except near ties between classes. A tiny random model has many near ties, and bf16 keeps
+    8 bits of mantissa to fp16's 11, hence the lower bound for bf16."""
+    def segment(autocast):
+        opt = {'type': 'segformer', 'model_path': str(hf_model_dir), 'scale': SMALL_SCALE, 'autocast': autocast}
+        segmenter = build_segmenter(opt, 'cpu')
+        logits_dtypes = []
+        segmenter.model.register_forward_hook(lambda module, inputs, logits: logits_dtypes.append(logits.dtype))
+        return segmenter(image), logits_dtypes
+
+    fp32_labels, dtypes = segment('auto')
+    assert dtypes == [torch.float32] and len(np.unique(fp32_labels)) > 1
+    assert autocast_dtype('auto', 'cuda') == torch.float16 and autocast_dtype(False, 'cuda') is None
+    for autocast, dtype, agreement in (('fp16', torch.float16, 0.95), ('bf16', torch.bfloat16, 0.8)):
+        labels, dtypes = segment(autocast)
+        assert dtypes == [dtype]
+        assert labels.dtype == np.int32 and (labels == fp32_labels).mean() >= agreement
+    with pytest.raises(ValueError, match="autocast must be auto, fp16, bf16 or false, got 'fp32'"):
+        segment('fp32')
 
 
 def test_chunked_argmax_matches_argmax():
