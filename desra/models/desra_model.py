@@ -44,12 +44,12 @@ from collections import OrderedDict
 from contextlib import nullcontext
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from basicsr.losses import build_loss
 from basicsr.models.srgan_model import SRGANModel
 from basicsr.utils import USMSharp, get_root_logger
 from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import MODEL_REGISTRY
+from torch.nn.parallel import DistributedDataParallel
 
 from desra.losses.masked_loss import RegionGANLoss
 from desra.losses.perceptual_loss import RegionPerceptualLoss, find_vgg19_weights
