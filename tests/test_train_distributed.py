@@ -1,11 +1,14 @@
 """desra/train.py under torchrun on the CPU (gloo): DDP over processes trains as one process with the whole batch."""
 import os
+import re
 import subprocess
 import sys
 
 import torch
+import yaml
 
 from tests.conftest import REPO_ROOT, TINY_RRDB_OPT
+from tests.test_desra_model import write_validation_images
 from tests.test_train_resume import load, run_train, write_options
 
 #: Runs desra/train.py's pipeline with experiments under argv[1] instead of the repository (the command line's
@@ -28,7 +31,14 @@ def test_two_processes_with_half_batches_train_as_one_process_with_the_whole_bat
                                                    **common))
 
     option_file = write_options(tmp_path, tiny_dataset, 'two_processes', dict(TINY_RRDB_OPT), **common)
-    option_file.write_text(option_file.read_text().replace('batch_size_per_gpu: 2', 'batch_size_per_gpu: 1'))
+    opt = yaml.safe_load(option_file.read_text())
+    opt['datasets']['train']['batch_size_per_gpu'] = 1
+    (tmp_path / 'val').mkdir()
+    write_validation_images(tmp_path / 'val')  # validation on rank 0 while rank 1 waits: it changes no weights
+    opt['datasets']['val'] = {'name': 'heldout', 'type': 'SingleImageDataset', 'dataroot_lq': str(tmp_path / 'val/lq'),
+                              'dataroot_mse': str(tmp_path / 'val/mse'), 'io_backend': {'type': 'disk'}}
+    opt['val'] = {'val_freq': 2, 'detector': {'window_size': 5, 'min_area': 1, 'segmenter': {'type': 'none'}}}
+    option_file.write_text(yaml.safe_dump(opt))
     launcher = tmp_path / 'launch_train.py'
     launcher.write_text(LAUNCHER)
 
@@ -40,8 +50,11 @@ def test_two_processes_with_half_batches_train_as_one_process_with_the_whole_bat
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         return result.stdout + result.stderr
 
-    assert '2 process(es)' in torchrun('--force_yml', 'train:total_iter=3')  # stopped at 3 ...
-    assert 'Resuming from' in torchrun('--auto_resume')  # ... and resumed to 6 by both processes
+    first = torchrun('--force_yml', 'train:total_iter=3')  # stopped at 3 ...
+    second = torchrun('--auto_resume')  # ... and resumed to 6 by both processes
+    assert '2 process(es)' in first and 'Resuming from' in second
+    validations = re.findall(r'Validation heldout, iter (\d+): \d+ artifact pixels', first + second)
+    assert validations == ['2', '3', '4', '6']  # every 2 iterations and at the end, once (rank 0)
 
     experiment = tmp_path / 'experiments' / 'two_processes'
     assert sorted(p.name for p in (experiment / 'models').iterdir()) == [  # rank 0 alone writes, nothing half-done
