@@ -17,10 +17,11 @@ beginning, and reloads the pretrained ``params_ema`` into net_g on resume. Here:
 * checkpoints and states are written atomically;
 * under torchrun (``--launcher pytorch``) each process trains on its share of every epoch (rank ``r`` takes
   positions ``r, r + world_size, ...``) and DDP averages the gradients, on GPUs (NCCL) as on the CPU (gloo): N
-  processes with ``batch_size_per_gpu`` b step as one process with batch N * b does, up to float rounding, for
-  mean losses (tested on the CPU). The masked terms are normalised per process by its own mask area, so they match
-  one process only when the processes' crops hold equal artifact areas. A resumed multi-process run continues
-  from the saved iteration and epoch position with fresh per-rank random streams, so it is not bit-identical.
+  processes with ``batch_size_per_gpu`` b step as one process with batch N * b does, up to float rounding (tested
+  on the CPU), the masked terms included: their normaliser (the mask area) is averaged over the processes
+  (:func:`desra.losses.masked_loss.weighted_mean`). A resumed multi-process run continues from the saved iteration
+  and epoch position with fresh per-rank random streams, so it is bit-identical only where training draws no
+  random numbers of its own (no stochastic depth).
 
 Usage::
 

@@ -21,12 +21,13 @@ sys.exit(train_pipeline(sys.argv.pop(1)))
 
 def test_two_processes_with_half_batches_train_as_one_process_with_the_whole_batch(tmp_path, tiny_dataset, monkeypatch):
     """The sampler gives rank r positions r, r + 2, ... of the epoch, so the two ranks' batches of 1 are the two
-    halves of the single process's batch of 2, and DDP averages the ranks' gradients: the mean losses (L1, GAN)
-    then give the same steps. SGD keeps the difference at float rounding (Adam's first steps would blow rounding
-    up to the learning rate in parameters whose gradient is about 0). The two-process run stops at iteration 3 and
-    is resumed with --auto_resume, which must not change the result either."""
-    common = dict(optim_g={'type': 'SGD', 'lr': 0.05}, optim_d={'type': 'SGD', 'lr': 0.05}, masked_pixel_opt=None,
-                  gan_mask_weight=1.0)
+    halves of the single process's batch of 2, and DDP averages the ranks' gradients: with the mean losses (L1,
+    GAN) and the masked ones (masked L1, region-weighted GAN, whose normaliser is averaged over the processes) they
+    give the same steps, although the two crops of a batch hold different artifact areas. SGD keeps the difference
+    at float rounding (Adam's first steps would blow rounding up to the learning rate in parameters whose gradient
+    is about 0). The two-process run stops at iteration 3 and is resumed with --auto_resume, which must not change
+    the result either."""
+    common = dict(optim_g={'type': 'SGD', 'lr': 0.05}, optim_d={'type': 'SGD', 'lr': 0.05})
     run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'one_process', dict(TINY_RRDB_OPT),
                                                    **common))
 

@@ -7,7 +7,14 @@ artifact pixels, 0 elsewhere) and broadcast over the channels. The reduction the
 
 which equals the plain mean when ``weight`` is all ones (up to float summation order) and is 0 when ``weight`` is all
 zeros (an empty mask contributes nothing instead of NaN).
+
+Under DDP (training with several processes) the denominator is the mean of the processes' ``sum(weight)``, all-reduced
+while the loss is built for a backward pass (``loss_map`` requires grad): DDP averages the processes' gradients, so
+the step is that of one weighted mean over the whole global batch, as one process with all the data would take, even
+when the processes' crops hold different artifact areas. Outside training (no grad, or one process) nothing is
+exchanged.
 """
+import torch.distributed as dist
 from basicsr.losses.gan_loss import GANLoss
 from basicsr.utils.registry import LOSS_REGISTRY
 from torch import nn
@@ -28,8 +35,24 @@ def fit_weight(weight, size):
     return F.adaptive_avg_pool2d(weight, size)
 
 
+def process_mean_weight_sum(weight, loss_map):
+    """``sum(weight)``, averaged over the DDP processes when ``loss_map`` is built for a backward pass under
+    ``torch.distributed`` (every process then computes the same loss term in the same step); else this process's.
+
+    Returns:
+        Tensor: Scalar, no gradient.
+    """
+    total = weight.sum().detach()
+    if loss_map.requires_grad and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        total = total.clone()
+        dist.all_reduce(total)
+        total /= dist.get_world_size()
+    return total
+
+
 def weighted_mean(loss_map, weight, eps=WEIGHTED_MEAN_EPS):
-    """``sum(weight * loss_map) / (C * sum(weight) + eps)`` (module docstring).
+    """``sum(weight * loss_map) / (C * sum(weight) + eps)`` (module docstring; under DDP ``sum(weight)`` is the
+    processes' mean, see :func:`process_mean_weight_sum`).
 
     Args:
         loss_map (Tensor): (N, C, H, W) element-wise loss.
@@ -39,7 +62,7 @@ def weighted_mean(loss_map, weight, eps=WEIGHTED_MEAN_EPS):
         Tensor: Scalar.
     """
     weight = fit_weight(weight, loss_map.shape[-2:])
-    return (weight * loss_map).sum() / (loss_map.size(1) * weight.sum() + eps)
+    return (weight * loss_map).sum() / (loss_map.size(1) * process_mean_weight_sum(weight, loss_map) + eps)
 
 
 @LOSS_REGISTRY.register()
