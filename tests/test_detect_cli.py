@@ -22,7 +22,7 @@ from desra.detection.pairs import ImageItem
 from desra.inference import TiledUpsampler, build_sr_network
 from desra.utils import batch
 from desra.utils.batch import SRCache
-from desra.utils.img_io import decode_image, load_rgb255, read_image, write_image
+from desra.utils.img_io import decode_image, decoded_rgb255, load_rgb255, read_image, write_image
 
 DETECTOR_OPT = {'window_size': 11, 'threshold': 0.7, 'min_area': 4000, 'segmenter': {'type': 'none'}}
 #: Overrides every run gets: the small synthetic parts must survive the area filter.
@@ -236,6 +236,9 @@ def test_sr_cache_reads_each_lr_image_once_for_all_its_results(tmp_path, monkeyp
     os.remove(item.sr_paths['gan'])
     assert ensure() == ([item.lq_path], ['gan'])
     assert ensure(overwrite=True) == ([item.lq_path], list(roles))
+    assert cache.ensure(item) is None  # nothing read: the caller reads the LR image itself when it needs it
+    lq = cache.ensure(item, overwrite=True)  # read: handed back, so the report's LR picture needs no second read
+    np.testing.assert_array_equal(decoded_rgb255(lq), load_rgb255(item.lq_path))
 
 
 def test_torchrun_shares_the_images_between_processes(tmp_path):

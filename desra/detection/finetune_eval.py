@@ -72,7 +72,7 @@ class FinetuneEvalRun(StageOneRun):
         Raises:
             ValueError: The image cannot be used (unreadable, sizes differ, too small); the message names its files.
         """
-        self.make_sr_results(item)
+        lq = self.make_sr_results(item)
         images = load_sr_images(item, ('mse', 'gan', 'finetuned'))
         before, before_parts, before_pictures = self.detect(item, images, 'gan')
         after, after_parts, after_pictures = self.detect(item, images, 'finetuned')
@@ -90,7 +90,8 @@ class FinetuneEvalRun(StageOneRun):
             after=mask_figures(after.mask, after_parts), part_list=part_records(before_parts, crops),
             added_part_list=part_records(added_parts, added_crops),
             inputs={'lq': item.lq_path, **item.sr_paths},
-            pictures={'lr': self.lr_picture(item, shape), 'mse': self.pictures.image('mse', item.name, images['mse']),
+            pictures={'lr': self.lr_picture(item, shape, lq),
+                      'mse': self.pictures.image('mse', item.name, images['mse']),
                       'before': before_pictures, 'after': after_pictures})
         write_text(self.record_path(item.name), json.dumps(record, indent=1))
 

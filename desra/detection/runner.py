@@ -27,7 +27,7 @@ from desra.utils.batch import SRCache, finish, gather_failures, get_command_logg
 from desra.detection.pairs import collect_items
 from desra.report import (Panel, PartView, ReportPictures, ReportRow, colorize_labels, measure_parts, outline_mask,
                           save_rgb, write_report)
-from desra.utils.img_io import load_rgb255, write_image, write_text
+from desra.utils.img_io import decoded_rgb255, load_rgb255, write_image, write_text
 from desra.utils.options import resolve_device
 
 #: Columns of ``summary.csv``.
@@ -220,13 +220,21 @@ class StageOneRun:
         return records
 
     def make_sr_results(self, item):
-        """Make the missing SR results of an image (LR mode), reading its LR image once."""
-        if self.sr_cache is not None:
-            self.sr_cache.ensure(item, overwrite=self.opt.get('overwrite', False))
+        """Make the missing SR results of an image (LR mode), reading its LR image once.
 
-    def lr_picture(self, item, shape):
-        """The report picture of the LR image at the SR ``shape``, or None when there is no LR image."""
-        return self.pictures.lr(item.name, load_rgb255(item.lq_path), shape) if item.lq_path else None
+        Returns:
+            DecodedImage | None: The LR image when it was read for them (for :meth:`lr_picture`), else None.
+        """
+        if self.sr_cache is None:
+            return None
+        return self.sr_cache.ensure(item, overwrite=self.opt.get('overwrite', False))
+
+    def lr_picture(self, item, shape, lq=None):
+        """The report picture of the LR image at the SR ``shape`` (from ``lq``, the decoded LR image, when given;
+        else read), or None when there is no LR image."""
+        if not item.lq_path:
+            return None
+        return self.pictures.lr(item.name, decoded_rgb255(lq) if lq is not None else load_rgb255(item.lq_path), shape)
 
     def is_done(self, item):
         """Whether an earlier run finished the image."""
@@ -266,13 +274,13 @@ class DetectRun(StageOneRun):
         Raises:
             ValueError: The image cannot be used (unreadable, sizes differ, too small); the message names its files.
         """
-        self.make_sr_results(item)
+        lq = self.make_sr_results(item)
         images = load_sr_images(item, ('mse', 'gan'))
         result = detect_pair(self.detector, item, images)
         parts = measure_parts(result.mask, result.adjusted)
         shape = result.mask.shape
         pictures = self.outputs.save_maps(item.name, result, images['gan'])
-        pictures.update(lr=self.lr_picture(item, shape), mse=self.pictures.image('mse', item.name, images['mse']),
+        pictures.update(lr=self.lr_picture(item, shape, lq), mse=self.pictures.image('mse', item.name, images['mse']),
                         heat=self.pictures.heatmap('heat', item.name, result.contrast, shape))
         crops = self.pictures.crops(item.name, parts[:self.max_parts], {'gan': images['gan'], 'mse': images['mse']},
                                     {'gan': result.mask})

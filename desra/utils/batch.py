@@ -77,14 +77,19 @@ class SRCache:
     def ensure(self, item, overwrite=False):
         """Make the missing results of ``item`` (all of them with ``overwrite``) from ``item.lq_path``, read once.
 
+        Returns:
+            DecodedImage | None: The LR image when it had to be read (for the caller's other uses), else None.
+
         Raises:
             ImageReadError: The LR image cannot be read (the message names it).
         """
         missing = self.missing_roles(item, overwrite)
-        if missing:
-            lq = decode_image(read_image(item.lq_path))
-            for role in missing:
-                upscale_decoded(self.load_network(role), lq, item.sr_paths[role])
+        if not missing:
+            return None
+        lq = decode_image(read_image(item.lq_path))
+        for role in missing:
+            upscale_decoded(self.load_network(role), lq, item.sr_paths[role])
+        return lq
 
 
 def shard(items, opt):

@@ -97,7 +97,13 @@ def load_rgb255(path):
     16-bit files are scaled by 255 / 65535, grayscale is replicated to three channels, alpha is dropped:
     the form the artifact detector works on.
     """
-    return decode_image(read_image(path)).rgb.astype(np.float64) * 255.0
+    return decoded_rgb255(decode_image(read_image(path)))
+
+
+def decoded_rgb255(decoded):
+    """The RGB of a :func:`decode_image` result as float64 on the 0..255 scale, shape (H, W, 3) (see
+    :func:`load_rgb255`)."""
+    return decoded.rgb.astype(np.float64) * 255.0
 
 
 @contextmanager
