@@ -24,7 +24,7 @@ DeSRA without segmenter 1-6% of an image, SSIM below 0.5 3-11%, LDL above 0.02 2
 import cv2
 import numpy as np
 
-from desra.detection.contrast import check_image_pair, embed_interior
+from desra.detection.contrast import check_image_pair, crop_interior, embed_interior
 from desra.detection.morphology import clean_mask
 from desra.metrics.detection_metrics import DEFAULT_BORDER
 from desra.metrics.finetune_metrics import ssim_map
@@ -74,9 +74,7 @@ def flagged_to_mask(flagged, border=DEFAULT_BORDER, cleanup=None):
     ``desra.detection.detector.MORPHOLOGY_KEYS``; None for its defaults) and the frame is put back as False, as the
     detector does.
     """
-    h, w = flagged.shape
-    return embed_interior(clean_mask(flagged[border:h - border, border:w - border], **(cleanup or {})), (h, w),
-                          fill=False)
+    return embed_interior(clean_mask(crop_interior(flagged, border), **(cleanup or {})), flagged.shape, fill=False)
 
 
 def ldl_artifact_mask(mse_rgb255, gan_rgb255, threshold=LDL_VARIANCE_THRESHOLD, window_size=LDL_WINDOW_SIZE,

@@ -10,7 +10,7 @@ Classes absent from the calibration images keep the value of a base table (the s
 """
 import numpy as np
 
-from desra.detection.contrast import contrast_map
+from desra.detection.contrast import contrast_map, crop_interior
 from desra.detection.semantic import DEFAULT_INTERVAL_FILE, NUM_BINS, load_class_names, read_class_intervals
 
 
@@ -85,10 +85,8 @@ def calibrate_class_intervals(samples, percentile=85.0, base_intervals=DEFAULT_I
     r = window_size // 2
     for mse, gan, labels, artifact_mask in samples:
         contrast = contrast_map(mse, gan, window_size, sigma, c_factor, eps)
-        height, width = labels.shape
-        valid = (slice(r, height - r), slice(r, width - r))
-        exclude = None if artifact_mask is None else artifact_mask[valid]
-        histogram.add(contrast, labels[valid], exclude)
+        exclude = None if artifact_mask is None else crop_interior(artifact_mask, r)
+        histogram.add(contrast, crop_interior(labels, r), exclude)
     intervals = read_class_intervals(base_intervals, class_names)
     unseen = []
     for name, idx in zip(class_names, histogram.interval_indices(percentile)):

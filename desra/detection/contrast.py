@@ -50,6 +50,20 @@ def check_image_pair(x, y, window_size):
                          f'{window_size}x{window_size} window')
 
 
+def crop_interior(image, border):
+    """The valid-mode region of a full-size map: ``image`` without ``border`` pixels on each side.
+
+    Args:
+        image (np.ndarray): (H, W) or (H, W, C).
+        border (int): The margin, ``window_size // 2`` for a valid-mode map.
+
+    Returns:
+        np.ndarray: A view, (H - 2 border, W - 2 border[, C]); :func:`embed_interior` puts it back.
+    """
+    height, width = image.shape[:2]
+    return image[border:height - border, border:width - border]
+
+
 def embed_interior(interior, shape, fill=0):
     """Place a valid-mode map back into a full-size frame: the inverse of cropping ``r`` pixels from each side.
 

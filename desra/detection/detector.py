@@ -30,7 +30,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from desra.detection.contrast import check_image_pair, contrast_map, embed_interior
+from desra.detection.contrast import check_image_pair, contrast_map, crop_interior, embed_interior
 from desra.detection.morphology import clean_mask
 from desra.detection.segmenter import DEFAULT_SEGMENTER_OPT, build_segmenter
 from desra.detection.semantic import load_class_weights, semantic_weight_map
@@ -139,15 +139,13 @@ class ArtifactDetector:
         if mse_rgb255.ndim != 3 or mse_rgb255.shape[2] != 3:
             raise ValueError(f'expected (H, W, 3) RGB images, got shape {mse_rgb255.shape}')
         height, width = mse_rgb255.shape[:2]
-        r = window_size // 2
-        valid = (slice(r, height - r), slice(r, width - r))
 
         labels = None if self.segmenter is None else self.segmenter(gan_rgb255)
         contrast = self._contrast(mse_rgb255, gan_rgb255)
         if labels is None:
             weights = np.ones_like(contrast)
         else:
-            weights = semantic_weight_map(labels[valid], self.class_weights)
+            weights = semantic_weight_map(crop_interior(labels, window_size // 2), self.class_weights)
         adjusted = np.clip(contrast * weights, 0.0, 1.0)
         binary_valid, num_parts = clean_mask(adjusted < opt['threshold'], return_num_parts=True,
                                              **{key: opt[key] for key in MORPHOLOGY_KEYS})
