@@ -19,7 +19,7 @@ TINY_RRDB_OPT = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat':
 
 
 def make_tiny_rrdbnet(seed=0):
-    """A deterministic tiny x4 RRDBNet (weights scaled up so outputs vary visibly between seeds)."""
+    """A deterministic tiny x4 RRDBNet: torch's default initialisation under ``seed``."""
     torch.manual_seed(seed)
     opt = {k: v for k, v in TINY_RRDB_OPT.items() if k != 'type'}
     return RRDBNet(**opt)

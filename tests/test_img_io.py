@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from desra.utils.img_io import (ImageReadError, atomic_output, decode_image, encode_image, list_images, load_rgb255,
-                                read_image, write_image)
+from desra.utils.img_io import (ImageReadError, atomic_output, decode_image, decoded_rgb255, encode_image, list_images,
+                                load_rgb255, read_image, write_image)
 
 
 @pytest.mark.parametrize('shape,dtype', [((9, 7), np.uint8), ((9, 7, 3), np.uint8), ((9, 7, 4), np.uint8),
@@ -26,6 +26,7 @@ def test_decode_is_rgb_and_load_rgb255_scales_16_bit():
     decoded = decode_image(bgr)
     np.testing.assert_array_equal(decoded.rgb[0, 0], [0, 0, 1])
     assert decoded.max_value == 65535
+    np.testing.assert_allclose(decoded_rgb255(decoded)[0, 0], [0, 0, 255])  # what load_rgb255 returns for a file
 
 
 def test_load_rgb255_from_files(tmp_path):
