@@ -13,10 +13,8 @@ import argparse
 import os
 import sys
 
-import torch
-
 import desra  # noqa: F401  (patches basicsr for current torchvision before it is imported)
-from desra.utils.img_io import atomic_output
+from desra.utils.checkpoint import save_checkpoint_file
 from desra.utils.ncnn_weights import PACKAGED_MODELS, convert_packaged_model, packaged_model_dir
 
 
@@ -25,9 +23,7 @@ def convert(name, output_dir, force=False):
     path = os.path.join(output_dir, PACKAGED_MODELS[name].filename)
     if os.path.exists(path) and not force:
         return None
-    state_dict = convert_packaged_model(name)
-    with atomic_output(path) as tmp_path:
-        torch.save({'params_ema': state_dict}, tmp_path)
+    save_checkpoint_file({'params_ema': convert_packaged_model(name)}, path)
     return path
 
 

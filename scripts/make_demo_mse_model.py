@@ -30,10 +30,9 @@ import torch
 import torch.nn.functional as F
 
 import desra  # noqa: F401,I001  (must precede basicsr: compatibility shim)
-from basicsr.archs.rrdbnet_arch import RRDBNet
 from basicsr.data.degradations import random_mixed_kernels
-from desra.utils.checkpoint import load_state_dict
-from desra.utils.img_io import atomic_output
+from desra.utils.checkpoint import load_network_weights, load_state_dict, save_checkpoint_file
+from desra.utils.ncnn_weights import PACKAGED_MODELS
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAN_WEIGHTS = os.path.join(REPO_ROOT, 'experiments', 'pretrained_models', 'RealESRGAN_x4plus.pth')
@@ -103,10 +102,11 @@ def is_tail_key(key, first_tail_block):
 
 
 def load_gan_rrdbnet():
+    """RealESRGAN_x4plus's RRDBNet with the weights of GAN_WEIGHTS, in eval mode (exits when the file is missing)."""
     if not os.path.isfile(GAN_WEIGHTS):
         sys.exit(f'error: {GAN_WEIGHTS} is missing; run `make weights` first')
-    net = RRDBNet(3, 3, num_feat=64, num_block=23, num_grow_ch=32, scale=SCALE)
-    net.load_state_dict(load_state_dict(GAN_WEIGHTS)[0])
+    net = PACKAGED_MODELS['RealESRGAN_x4plus'].build_network()
+    load_network_weights(net, GAN_WEIGHTS)
     return net.eval()
 
 
@@ -151,8 +151,7 @@ def train(args):
             print(f'iter {step:4d}  L1 {loss.item():.4f}', flush=True)
 
     tail = {k: v.detach().half() for k, v in net.state_dict().items() if is_tail_key(k, first_tail_block)}
-    with atomic_output(TAIL_WEIGHTS) as tmp_path:
-        torch.save({'params': tail, 'recipe': vars(args)}, tmp_path)
+    save_checkpoint_file({'params': tail, 'recipe': vars(args)}, TAIL_WEIGHTS)
     print(f'wrote {TAIL_WEIGHTS}')
 
 
@@ -164,8 +163,7 @@ def compose(args):
     state = load_gan_rrdbnet().state_dict()
     tail, _ = load_state_dict(TAIL_WEIGHTS, param_key='params')
     state.update({k: v.float() for k, v in tail.items()})
-    with atomic_output(MSE_WEIGHTS) as tmp_path:
-        torch.save({'params': state}, tmp_path)
+    save_checkpoint_file({'params': state}, MSE_WEIGHTS)
     print(f'wrote {MSE_WEIGHTS}')
 
 

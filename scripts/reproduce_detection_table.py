@@ -36,7 +36,7 @@ import sys
 from os import path as osp
 
 import desra  # noqa: F401
-from desra.detection import DEFAULT_DETECTOR_OPT, ArtifactDetector, SegmenterWeightsError
+from desra.detection import DATASET_LINKS, DEFAULT_DETECTOR_OPT, ArtifactDetector, SegmenterWeightsError
 from desra.detection.baselines import (LDL_VARIANCE_THRESHOLD, SSIM_THRESHOLD, ldl_artifact_mask,
                                        ssim_artifact_mask)
 from desra.detection.detector import MORPHOLOGY_KEYS
@@ -45,8 +45,6 @@ from desra.utils.image_names import index_folder
 from desra.metrics import DEFAULT_BORDER, DEFAULT_OVERLAP, format_score, load_mask, score_mask_pair, summarize_scores
 from desra.utils.img_io import load_rgb255
 
-DATASET_LINKS = ('https://drive.google.com/drive/folders/1jPTvXq_uJvpOaP5uCZ6unmb13Gt2naVC?usp=sharing (Google Drive)',
-                 'https://pan.baidu.com/s/1rwwEpATlPo9RFzTv6D7lBw?pwd=DGLF (Baidu Disk)')
 SR_MODELS = ('RealESRGAN', 'LDL', 'SwinIR')
 DETECTORS = ('desra', 'ldl_baseline', 'ssim_baseline')
 #: The paper's DeSRA (IoU, precision, recall) per SR model; none could be looked up, so every entry prints n/a.

@@ -37,11 +37,9 @@ from os import path as osp
 import yaml
 
 import desra  # noqa: F401
-from desra.detection import DEFAULT_DETECTOR_OPT
+from desra.detection import DATASET_LINKS, DEFAULT_DETECTOR_OPT
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DATASET_LINKS = ('https://drive.google.com/drive/folders/1jPTvXq_uJvpOaP5uCZ6unmb13Gt2naVC?usp=sharing (Google Drive)',
-                 'https://pan.baidu.com/s/1rwwEpATlPo9RFzTv6D7lBw?pwd=DGLF (Baidu Disk)')
 #: Where each weight file comes from (the DeSRA README's links).
 WEIGHT_SOURCES = {
     'mse': 'MSE and GAN models: https://drive.google.com/drive/folders/10vzKAJjHm5GEb0_LESnHYmuCnBwdoFpm',

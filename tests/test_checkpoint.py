@@ -4,7 +4,8 @@ import torch
 from basicsr.archs.discriminator_arch import UNetDiscriminatorSN
 from basicsr.archs.swinir_arch import SwinIR
 
-from desra.utils.checkpoint import CheckpointMismatchError, load_network_weights, load_state_dict
+from desra.utils.checkpoint import (EMA_OR_PLAIN_PARAM_KEYS, CheckpointMismatchError, load_network_weights,
+                                    load_state_dict)
 from tests.conftest import make_tiny_rrdbnet
 
 
@@ -39,6 +40,19 @@ def test_explicit_param_key_picks_params_over_ema(tmp_path):
     _assert_same_weights(net, plain)
     with pytest.raises(KeyError, match='no key "params_g"'):
         load_state_dict(path, param_key='params_g')
+
+
+def test_tuple_param_key_takes_the_first_key_present(tmp_path):
+    ema, plain = make_tiny_rrdbnet(0).state_dict(), make_tiny_rrdbnet(1).state_dict()
+    torch.save({'params_ema': ema, 'params': plain}, tmp_path / 'both.pth')
+    torch.save({'params': plain}, tmp_path / 'ldl.pth')  # LDL's releases hold only 'params'
+    net = make_tiny_rrdbnet(2)
+    assert load_network_weights(net, tmp_path / 'both.pth', param_key=EMA_OR_PLAIN_PARAM_KEYS) == 'params_ema'
+    _assert_same_weights(net, ema)
+    assert load_network_weights(net, tmp_path / 'ldl.pth', param_key=EMA_OR_PLAIN_PARAM_KEYS) == 'params'
+    _assert_same_weights(net, plain)
+    with pytest.raises(KeyError, match='no key "params_g" or "model"'):
+        load_state_dict(tmp_path / 'ldl.pth', param_key=('params_g', 'model'))
 
 
 def test_discriminator_and_swinir_release_layouts(tmp_path):

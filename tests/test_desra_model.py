@@ -116,6 +116,17 @@ def test_pretrained_generator_loads_params_ema_into_both_generators(tmp_path, ti
         assert all(torch.equal(v, net.state_dict()[k]) for k, v in expected.items())
 
 
+def test_pretrained_generator_without_params_ema_loads_params(tmp_path):
+    path = tmp_path / 'ldl.pth'  # LDL's releases hold only 'params'
+    torch.save({'params': make_tiny_rrdbnet(1).state_dict()}, path)
+    opt = model_options(tmp_path)
+    opt['path'].update(pretrain_network_g=str(path), param_key_g='params_ema')
+    model = build(opt)
+    expected = make_tiny_rrdbnet(1).state_dict()
+    for net in (model.net_g, model.net_g_ema):
+        assert all(torch.equal(v, net.state_dict()[k]) for k, v in expected.items())
+
+
 def test_checkpoints_drop_into_real_esrgan_inference(tmp_path):
     model = build(model_options(tmp_path))
     model.feed_data(fixed_batch())
@@ -270,6 +281,11 @@ def test_validation_computes_mse_sr_once_or_refuses_without_a_source(tmp_path, t
     with pytest.raises(ValueError, match='dataroot_mse, or network_mse'):
         build(opt)
     opt['network_mse'] = dict(TINY_RRDB_OPT)
+    with pytest.raises(KeyError, match='path:pretrain_network_mse'):
+        build(opt)
+    opt['path'].update(pretrain_network_mse=str(tmp_path / 'absent.pth'))
+    with pytest.raises(FileNotFoundError, match=r'absent\.pth: no such file \(path:pretrain_network_mse\)'):
+        build(opt)
     opt['path'].update(pretrain_network_mse=str(tiny_rrdb_checkpoint))
     model = build(opt)
     calls = []

@@ -28,12 +28,18 @@ def build_sr_network(network_opt, weights_path=None, param_key='auto', device='c
     return net.to(torch.device(device)).eval()
 
 
-def build_upsampler(opt, name, device):
+def build_upsampler(opt, name, device, tile_opt=None):
     """Build the :class:`TiledUpsampler` for network ``name`` of a command's options.
 
     Reads basicsr-style keys: ``network_<name>`` (the architecture), ``path.pretrain_network_<name>`` (the
     checkpoint, required), ``path.param_key_<name>`` (default ``auto``), ``scale`` and ``tile: {tile_size,
     tile_pad, pre_pad, half}``.
+
+    Args:
+        opt (dict): The command's options.
+        name (str): The network's role (``'g'``, ``'mse'``, ...).
+        device (str | torch.device): Where the network runs.
+        tile_opt (dict | None): Tile settings (the keys of ``tile``) used instead of ``opt['tile']``.
 
     Raises:
         KeyError: The options lack ``network_<name>`` or its checkpoint path (the message names the key).
@@ -49,7 +55,7 @@ def build_upsampler(opt, name, device):
         raise FileNotFoundError(f'{weights_path}: no such file (path:{path_key}); see '
                                 'experiments/pretrained_models/README.md for where to get the weights')
     net = build_sr_network(opt[network_key], weights_path, opt['path'].get(f'param_key_{name}', 'auto'), device)
-    tile = opt.get('tile') or {}
+    tile = (opt.get('tile') if tile_opt is None else tile_opt) or {}
     return TiledUpsampler(net, opt.get('scale', opt[network_key].get('scale', 4)), tile=tile.get('tile_size', 0),
                           tile_pad=tile.get('tile_pad', 10), pre_pad=tile.get('pre_pad', 0),
                           half=tile.get('half', False), device=device)

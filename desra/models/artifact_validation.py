@@ -23,7 +23,7 @@ from basicsr.utils import get_root_logger
 
 from desra.utils.image_names import index_images, stem_of
 from desra.detection import ArtifactDetector
-from desra.inference import TiledUpsampler, build_sr_network
+from desra.inference import TiledUpsampler, build_upsampler
 from desra.utils.img_io import load_rgb255, write_image
 
 
@@ -41,7 +41,7 @@ class ArtifactAreaValidator:
 
     Raises:
         ValueError: A validation dataset has neither ``dataroot_mse`` nor ``network_mse`` to get MSE-SR from.
-        KeyError / FileNotFoundError: ``network_mse`` without its weights (from ``build_sr_network``).
+        KeyError / FileNotFoundError: ``network_mse`` without its weights (from ``build_upsampler``).
     """
 
     def __init__(self, opt, device):
@@ -54,11 +54,8 @@ class ArtifactAreaValidator:
         val_datasets = [d for phase, d in opt['datasets'].items() if phase.split('_')[0] == 'val']
         self.mse_upsampler = None
         if 'network_mse' in opt:
-            weights = opt['path'].get('pretrain_network_mse')
-            if not weights:
-                raise KeyError('network_mse is set but path:pretrain_network_mse (its weights) is missing')
-            net = build_sr_network(opt['network_mse'], weights, opt['path'].get('param_key_mse', 'auto'), device)
-            self.mse_upsampler = TiledUpsampler(net, self.scale, self.tile, self.tile_pad, device=device)
+            tile_opt = {'tile_size': self.tile, 'tile_pad': self.tile_pad}
+            self.mse_upsampler = build_upsampler(opt, 'mse', device, tile_opt=tile_opt)
         elif any(not d.get('dataroot_mse') for d in val_datasets):
             raise ValueError('validation needs MSE-SR images: set datasets:val:dataroot_mse, or network_mse with '
                              'path:pretrain_network_mse')

@@ -54,7 +54,8 @@ from torch.nn.parallel import DistributedDataParallel
 from desra.losses.masked_loss import RegionGANLoss
 from desra.losses.perceptual_loss import RegionPerceptualLoss, find_vgg19_weights
 from desra.models.artifact_validation import ArtifactAreaValidator
-from desra.utils.checkpoint import cpu_state_dict, load_network_weights, save_checkpoint_file
+from desra.utils.checkpoint import (EMA_OR_PLAIN_PARAM_KEYS, cpu_state_dict, load_network_weights,
+                                    save_checkpoint_file)
 
 #: ``train:amp`` values and the autocast dtype they select.
 AMP_DTYPES = {False: None, None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -140,14 +141,12 @@ class DeSRAModel(SRGANModel):
     def load_network(self, net, load_path, strict=True, param_key='params'):
         """basicsr's ``load_network``, loading with ``weights_only=True`` and reporting mismatches readably.
 
-        As basicsr does, a checkpoint without ``params_ema`` (e.g. LDL's releases) gives its ``params``.
+        As basicsr does, a checkpoint without ``params_ema`` (e.g. LDL's releases) gives its ``params``
+        (:data:`desra.utils.checkpoint.EMA_OR_PLAIN_PARAM_KEYS`).
         """
-        try:
-            used_key = load_network_weights(self.get_bare_model(net), load_path, param_key, strict)
-        except KeyError:
-            if param_key != 'params_ema':
-                raise
-            used_key = load_network_weights(self.get_bare_model(net), load_path, 'params', strict)
+        if param_key == 'params_ema':
+            param_key = EMA_OR_PLAIN_PARAM_KEYS
+        used_key = load_network_weights(self.get_bare_model(net), load_path, param_key, strict)
         get_root_logger().info(f'Loading {type(self.get_bare_model(net)).__name__} from {load_path} '
                                f'(key "{used_key}").')
 

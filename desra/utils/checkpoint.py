@@ -17,6 +17,9 @@ from desra.utils.img_io import atomic_output
 
 #: Keys tried in this order by ``param_key='auto'``: EMA weights first, as Real-ESRGAN's inference does.
 AUTO_PARAM_KEYS = ('params_ema', 'params', 'state_dict', 'model')
+#: ``param_key`` for basicsr's ``params_ema``: as basicsr's ``load_network`` does, a checkpoint without it (e.g. LDL's
+#: releases) gives its ``params``.
+EMA_OR_PLAIN_PARAM_KEYS = ('params_ema', 'params')
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -32,8 +35,10 @@ def load_state_dict(path, param_key='auto'):
 
     Args:
         path (str): Checkpoint file (``.pth``).
-        param_key (str | None): Key holding the state dict. ``'auto'`` picks the first of :data:`AUTO_PARAM_KEYS`
-            present, else the file itself if it is a bare state dict. ``None`` means the file is a bare state dict.
+        param_key (str | tuple[str] | None): Key holding the state dict. ``'auto'`` picks the first of
+            :data:`AUTO_PARAM_KEYS` present, else the file itself if it is a bare state dict. A tuple of keys picks
+            the first of them the file has (e.g. :data:`EMA_OR_PLAIN_PARAM_KEYS`). ``None`` means the file is a bare
+            state dict.
 
     Returns:
         tuple[dict[str, Tensor], str | None]: The state dict (``module.`` prefixes removed, tensors on CPU) and
@@ -41,7 +46,7 @@ def load_state_dict(path, param_key='auto'):
 
     Raises:
         FileNotFoundError: No file at ``path``.
-        KeyError: ``param_key`` names a key the file does not have (the message lists the keys it has).
+        KeyError: The file lacks ``param_key`` (all of them, for a tuple); the message lists the keys it has.
         ValueError: The file holds no state dict.
     """
     path = os.fspath(path)
@@ -55,10 +60,13 @@ def load_state_dict(path, param_key='auto'):
         param_key = next((key for key in AUTO_PARAM_KEYS if _is_state_dict(checkpoint.get(key))), None)
     if param_key is None:
         state_dict = checkpoint
-    elif param_key in checkpoint:
-        state_dict = checkpoint[param_key]
     else:
-        raise KeyError(f'{path}: no key "{param_key}" in the checkpoint; it has {sorted(checkpoint)[:10]}')
+        keys = param_key if isinstance(param_key, tuple) else (param_key,)
+        param_key = next((key for key in keys if key in checkpoint), None)
+        if param_key is None:
+            wanted = ' or '.join(f'"{key}"' for key in keys)
+            raise KeyError(f'{path}: no key {wanted} in the checkpoint; it has {sorted(checkpoint)[:10]}')
+        state_dict = checkpoint[param_key]
     if not _is_state_dict(state_dict):
         raise ValueError(f'{path}: no state dict found (top-level keys: {sorted(checkpoint)[:10]})')
     state_dict = {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state_dict.items()}
@@ -92,7 +100,7 @@ def load_network_weights(net, path, param_key='auto', strict=True):
     Args:
         net (nn.Module): The configured network.
         path (str): Checkpoint file.
-        param_key (str | None): See :func:`load_state_dict`.
+        param_key (str | tuple[str] | None): See :func:`load_state_dict`.
         strict (bool): If False, keys missing from the checkpoint keep their current values and unexpected keys are
             ignored; differing shapes are an error either way.
 
