@@ -241,10 +241,8 @@ def _registry_block(registry_name, what, nullable=False):
         return getattr(registries, registry_name)
 
     def resolve(name):
-        try:
-            return registry().get(name)
-        except KeyError:
-            return None
+        obj_map = registry()._obj_map
+        return obj_map.get(name, obj_map.get(f'{name}_basicsr'))
 
     def candidates():
         return [name[:-len('_basicsr')] if name.endswith('_basicsr') else name for name in registry()._obj_map]

@@ -152,9 +152,25 @@ def _vgg_problems(train_opt):
     return []
 
 
+def _wandb_problems(logger_opt):
+    """wandb as basicsr uses it: ``logger: wandb: project`` syncs the tensorboard log, so it needs
+    ``use_tb_logger: true``, and the ``wandb`` package (only then)."""
+    if not ((logger_opt or {}).get('wandb') or {}).get('project'):
+        return []
+    problems = []
+    if not logger_opt.get('use_tb_logger'):
+        problems.append('logger:wandb:project needs logger:use_tb_logger: true (wandb syncs the tensorboard log)')
+    try:
+        import wandb  # noqa: F401
+    except ImportError:
+        problems.append('logger:wandb:project is set but the wandb package is not installed (pip install wandb; '
+                        'or set logger:wandb:project: ~)')
+    return problems
+
+
 def _training_problems(opt, resuming):
     paths = opt.get('path') or {}
-    problems = []
+    problems = _wandb_problems(opt.get('logger'))
     if paths.get('resume_state') and not os.path.isfile(os.path.expanduser(paths['resume_state'])):
         problems.append(f'path:resume_state: {paths["resume_state"]}: no such file')
     if not resuming:  # a training state holds net_g and net_d
