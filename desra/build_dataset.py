@@ -37,7 +37,7 @@ from desra.utils.options import parse_command_options
 
 
 def main(args=None):
-    opt, _ = parse_command_options(__doc__.splitlines()[0], args=args)
+    opt, _ = parse_command_options(__doc__.splitlines()[0], 'build_dataset', args=args)
     return DatasetBuilder(opt).run()
 
 

@@ -13,7 +13,7 @@ from desra.utils.options import parse_command_options
 
 
 def main(args=None):
-    opt, _ = parse_command_options(__doc__.splitlines()[0], args=args)
+    opt, _ = parse_command_options(__doc__.splitlines()[0], 'detect', args=args)
     return DetectRun(opt).run()
 
 

@@ -11,7 +11,7 @@ from desra.utils.options import parse_command_options, resolve_device
 
 
 def main(args=None):
-    opt, _ = parse_command_options(__doc__.splitlines()[0], args=args)
+    opt, _ = parse_command_options(__doc__.splitlines()[0], 'infer', args=args)
     upsampler = build_upsampler(opt, 'g', resolve_device(opt))
     report = upscale_folder(upsampler, opt['datasets']['test']['dataroot_lq'], opt['path']['run_root'],
                             overwrite=opt.get('overwrite', False), alpha_upsampler=opt.get('alpha_upsampler', 'model'))

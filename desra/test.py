@@ -13,7 +13,7 @@ from desra.utils.options import parse_command_options
 
 
 def main(args=None):
-    opt, _ = parse_command_options(__doc__.splitlines()[0], args=args)
+    opt, _ = parse_command_options(__doc__.splitlines()[0], 'test', args=args)
     return FinetuneEvalRun(opt).run()
 
 

@@ -1,7 +1,10 @@
 """Fine-tune a GAN-SR model on DeSRA data: ``python desra/train.py -opt options/finetune_realesrgan_x4plus.yml``.
 
-Options, builders, loggers and folders are basicsr's (``experiments/<name>/`` with ``models/``,
-``training_states/``, ``visualization/`` and the log; ``tb_logger/<name>/``); the loop is ours, because basicsr's
+Options are read by DeSRA's one option parser (:func:`desra.utils.options.parse_command_options`: basicsr's CLI,
+checked keys, safe YAML); builders, loggers and folders are basicsr's (``<--root>/experiments/<name>/`` with
+``models/``, ``training_states/``, ``visualization/`` and the log; ``<--root>/tb_logger/<name>/``, synced to wandb
+with ``logger: wandb: project``). Every input is looked for before any folder is made, and nothing is archived:
+a name whose experiment folder holds a run needs ``--auto_resume``. The loop is ours, because basicsr's
 ``train_pipeline`` loads resume states onto CUDA whatever ``num_gpu`` says, restarts a resumed epoch from its
 beginning, and reloads the pretrained ``params_ema`` into net_g on resume. Here:
 
@@ -29,6 +32,7 @@ Usage::
     torchrun --nproc_per_node=4 desra/train.py -opt options/finetune_ldl_x4.yml --launcher pytorch --auto_resume
 """
 import logging
+import os
 import random
 import time
 from contextlib import contextmanager
@@ -41,13 +45,15 @@ import desra  # noqa: F401,I001  (must precede basicsr: compatibility shim, regi
 from basicsr.data import build_dataloader, build_dataset
 from basicsr.models import build_model
 from basicsr.utils import (AvgTimer, MessageLogger, get_env_info, get_root_logger, get_time_str, init_tb_logger,
-                           make_exp_dirs, mkdir_and_rename, scandir, set_random_seed)
-from basicsr.utils.options import copy_opt_file, dict2str, parse_options
+                           init_wandb_logger, scandir, set_random_seed)
+from basicsr.utils.options import copy_opt_file, dict2str
 
 from desra.data.deterministic_sampler import DeterministicSampler
 from desra.utils.checkpoint import save_checkpoint_file
 from desra.utils.cli import run_main
-from desra.utils.options import ROOT_PATH, check_num_gpu
+from desra.utils.option_schema import OptionError
+from desra.utils.options import parse_command_options
+from desra.utils.preflight import check_inputs_exist
 
 
 def get_rng_states():
@@ -143,30 +149,58 @@ def validate(opt, model, val_loaders, current_iter, tb_logger):
             model.validation(val_loader, current_iter, tb_logger, opt['val'].get('save_img', False))
 
 
-def train_pipeline(root_path):
-    """Parse the command line (basicsr's ``parse_options``) and train; experiments go to ``<root_path>/experiments``.
+def make_training_folders(opt, resuming):
+    """Create ``experiments/<name>/{models,training_states,visualization}`` and ``tb_logger/<name>`` (rank 0), after
+    the preflight. Nothing is archived or overwritten: a new run whose experiment folder already holds a run is
+    refused unless ``--auto_resume`` asked to continue it.
 
-    Returns:
-        int: Exit status (0).
+    Raises:
+        OptionError: ``experiments/<name>`` holds an earlier run and neither ``--auto_resume`` nor
+            ``path:resume_state`` continues it.
     """
-    opt, args = parse_options(root_path, is_train=True)
-    check_num_gpu(opt, args.opt)
-    opt['root_path'] = root_path
-    torch.backends.cudnn.benchmark = True
+    paths = opt['path']
+    root = paths['experiments_root']
+    if not resuming and not opt['auto_resume'] and osp.isdir(root) and os.listdir(root):
+        raise OptionError(f'{root} holds an earlier run: continue it with --auto_resume, or choose another name '
+                          '(nothing is archived or overwritten)')
+    if opt['rank'] != 0:
+        return
+    for key in ('experiments_root', 'models', 'training_states', 'visualization'):
+        os.makedirs(paths[key], exist_ok=True)
+    if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name']:
+        os.makedirs(paths['tb_logger'], exist_ok=True)
 
-    resume_path = find_resume_state(opt)
-    if resume_path is None:
-        make_exp_dirs(opt)
-        if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name'] and opt['rank'] == 0:
-            mkdir_and_rename(osp.join(root_path, 'tb_logger', opt['name']))
-    copy_opt_file(args.opt, opt['path']['experiments_root'])
+
+def init_loggers(opt, option_file):
+    """The log file in ``experiments/<name>/``, and the tensorboard writer (rank 0, ``use_tb_logger``) with wandb
+    syncing it when ``logger:wandb:project`` is set (as basicsr: wandb first, then tensorboard)."""
     log_file = osp.join(opt['path']['log'], f'train_{opt["name"]}_{get_time_str()}.log')
     logger = get_root_logger(logger_name='basicsr', log_level=logging.INFO, log_file=log_file)
     logger.info(get_env_info())
     logger.info(dict2str(opt))
-    tb_logger = None
-    if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name']:
-        tb_logger = init_tb_logger(log_dir=osp.join(root_path, 'tb_logger', opt['name']))
+    copy_opt_file(option_file, opt['path']['experiments_root'])
+    if not opt['logger'].get('use_tb_logger') or 'debug' in opt['name']:
+        return logger, None
+    if (opt['logger'].get('wandb') or {}).get('project'):
+        init_wandb_logger(opt)
+    return logger, init_tb_logger(log_dir=opt['path']['tb_logger'])
+
+
+def train_pipeline(root_path=None, args=None):
+    """Parse the command line (:func:`desra.utils.options.parse_command_options`, basicsr's CLI and paths) and
+    train; experiments go to ``<--root>/experiments`` (``--root`` defaults to ``root_path``, else the current folder).
+
+    Returns:
+        int: Exit status (0).
+    """
+    opt, parsed = parse_command_options(__doc__.splitlines()[0], 'train', args=args, root_path=root_path,
+                                        preflight=False)
+    torch.backends.cudnn.benchmark = True
+
+    resume_path = find_resume_state(opt)
+    check_inputs_exist(opt, 'train', parsed.opt, resuming=resume_path is not None)
+    make_training_folders(opt, resuming=resume_path is not None)
+    logger, tb_logger = init_loggers(opt, parsed.opt)
 
     train_loader, train_sampler, val_loaders = create_dataloaders(opt, logger)
     resume_state = None
@@ -248,4 +282,4 @@ def train_pipeline(root_path):
 
 
 if __name__ == '__main__':
-    run_main(lambda: train_pipeline(ROOT_PATH))
+    run_main(train_pipeline)

@@ -182,7 +182,7 @@ def test_bad_pairs_are_reported_the_rest_is_built_and_the_status_is_1(tmp_path):
     assert main(args) == 1
     assert (out / 'meta_info.txt').read_text() == 'c.png\n'  # the good image is still built
 
-    builder = DatasetBuilder(parse_command_options('build', args=args)[0])
+    builder = DatasetBuilder(parse_command_options('build', 'build_dataset', args=args)[0])
     assert builder.run() == 1
     messages = {failure.name: failure.message for failure in builder.failures}
     assert messages['a'] == (f'{detect / "sr_gan" / "a.png"} (GAN-SR) has no LR image: no file named "a.*" in '

@@ -155,7 +155,7 @@ def test_detector_errors_name_the_shapes():
         detector.detect(np.zeros((11, 40, 3)), np.zeros((11, 40, 3)))
     with pytest.raises(ValueError, match=r'\(32, 32, 3\) vs \(32, 30, 3\)'):
         detector.detect(np.zeros((32, 32, 3)), np.zeros((32, 30, 3)))
-    with pytest.raises(ValueError, match=r'unknown detector option.*thresold'):
+    with pytest.raises(ValueError, match=r'thresold: unknown option; did you mean "threshold"'):
         ArtifactDetector(dict(NO_SEGMENTER, thresold=0.5))
 
 
@@ -258,10 +258,11 @@ def test_clean_mask_errors():
 
 @pytest.mark.parametrize('key, value, expected', [('window_size', 10, 'positive odd integer'),
                                                   ('min_area', -1, 'integer >= 0'),
-                                                  ('eps', '1e-8', r'number >= 0 \(YAML: write 1.0e-8'),
+                                                  ('eps', '1e-8', r'number >= 0'),
+                                                  ('threshold', 1.0, r'number in \(0, 1\)'),
                                                   ('sigma', 0, 'number > 0')])
 def test_detector_options_are_checked_at_construction(key, value, expected):
-    with pytest.raises(ValueError, match=f'detector option {key} must be an? {expected}'):
+    with pytest.raises(ValueError, match=f'{key}: must be an? {expected}'):
         ArtifactDetector(dict(NO_SEGMENTER, **{key: value}))
 
 

@@ -101,8 +101,9 @@ class TinyFeatureExtractor(torch.nn.Module):
 @pytest.fixture
 def tiny_perceptual(tmp_path, monkeypatch):
     monkeypatch.setattr('basicsr.losses.basic_loss.VGGFeatureExtractor', TinyFeatureExtractor)
+    monkeypatch.setattr('desra.losses.perceptual_loss.load_vgg19', lambda path: None)  # the extractor is stubbed
     weights = tmp_path / 'vgg19.pth'
-    weights.write_bytes(b'')  # only its existence is checked before the (stubbed) extractor is built
+    weights.write_bytes(b'')
     return RegionPerceptualLoss({'conv1_2': 0.1, 'conv2_2': 1.0}, vgg19_path=str(weights), perceptual_weight=2.0)
 
 

@@ -16,20 +16,25 @@ def test_overrides_type_values_and_create_keys():
 
 
 def test_parse_command_options_paths_and_gpu(tmp_path):
+    (tmp_path / 'lr').mkdir()
+    (tmp_path / 'g.pth').write_bytes(b'')
     opt_file = tmp_path / 'o.yml'
-    opt_file.write_text('name: demo\nnum_gpu: auto\nmanual_seed: 3\n')
-    opt, _ = parse_command_options('t', args=['-opt', str(opt_file), '--force_yml', f'path:results_root={tmp_path}'])
+    opt_file.write_text(f'name: demo\nmanual_seed: 3\ndatasets: {{test: {{dataroot_lq: {tmp_path}/lr}}}}\n'
+                        f'network_g: {{type: RRDBNet, num_in_ch: 3, num_out_ch: 3}}\n'
+                        f'path: {{pretrain_network_g: {tmp_path}/g.pth}}\n')
+    args = ['-opt', str(opt_file), '--force_yml', f'path:results_root={tmp_path}']
+    opt, _ = parse_command_options('t', 'infer', args=args)
     assert opt['num_gpu'] == torch.cuda.device_count()
     assert opt['dist'] is False and opt['rank'] == 0 and opt['world_size'] == 1
     assert opt['path']['run_root'] == str(tmp_path / 'demo') and (tmp_path / 'demo').is_dir()
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match='CUDA is not available'):
-            parse_command_options('t', args=['-opt', str(opt_file), '--force_yml', 'num_gpu=1'])
-    (tmp_path / 'noname.yml').write_text('num_gpu: 0\n')
-    with pytest.raises(ValueError, match='"name" is required'):
-        parse_command_options('t', args=['-opt', str(tmp_path / 'noname.yml')])
+            parse_command_options('t', 'infer', args=[*args, 'num_gpu=1'])
+    (tmp_path / 'noname.yml').write_text(opt_file.read_text().replace('name: demo', 'num_gpu: 0'))
+    with pytest.raises(ValueError, match='name: required option is missing'):
+        parse_command_options('t', 'infer', args=['-opt', str(tmp_path / 'noname.yml')])
     with pytest.raises(FileNotFoundError, match='absent.yml: no such option file'):
-        parse_command_options('t', args=['-opt', str(tmp_path / 'absent.yml')])
+        parse_command_options('t', 'infer', args=['-opt', str(tmp_path / 'absent.yml')])
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the fallback of a machine without CUDA')

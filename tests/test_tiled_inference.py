@@ -117,5 +117,6 @@ def test_infer_command_missing_weights_names_the_file(tmp_path):
     result = run_command(['desra/infer.py', '-opt', 'options/infer.yml', '--force_yml', 'num_gpu=0',
                           f'path:pretrain_network_g={tmp_path / "absent.pth"}', f'path:results_root={tmp_path}'])
     assert result.returncode == 2
-    assert f'error: {tmp_path / "absent.pth"}: no such file (path:pretrain_network_g)' in result.stderr
+    assert f'path:pretrain_network_g: {tmp_path / "absent.pth"}: no such file' in result.stderr
+    assert not (tmp_path / 'infer_RealESRGAN_x4plus').exists()  # checked before any folder is made
     assert 'Traceback' not in result.stderr

@@ -34,6 +34,7 @@ from desra.detection.contrast import check_image_pair, contrast_map, crop_interi
 from desra.detection.morphology import clean_mask
 from desra.detection.segmenter import DEFAULT_SEGMENTER_OPT, build_segmenter
 from desra.detection.semantic import load_class_weights, semantic_weight_map
+from desra.utils.option_schema import check_options
 
 DEFAULT_DETECTOR_OPT = {
     'window_size': 11,
@@ -54,25 +55,12 @@ _CONTRAST_KEYS = ('window_size', 'sigma', 'c_factor', 'eps')
 #: The options of :func:`desra.detection.clean_mask` (shared with the baselines).
 MORPHOLOGY_KEYS = ('erode_kernel', 'erode_iterations', 'dilate_kernel', 'dilate_iterations', 'fill_holes_kernel',
                    'min_area')
-_SIZE_KEYS = ('window_size', 'erode_kernel', 'dilate_kernel', 'fill_holes_kernel')
-_COUNT_KEYS = ('erode_iterations', 'dilate_iterations', 'min_area')
 
 
 def _check_options(opt):
-    """Raise ValueError for unknown keys or values out of range, naming the key."""
-    unknown = sorted(set(opt) - set(DEFAULT_DETECTOR_OPT))
-    if unknown:
-        raise ValueError(f'unknown detector option(s) {unknown}; known: {sorted(DEFAULT_DETECTOR_OPT)}')
-    rules = {key: (int, lambda v: v >= 1, 'a positive integer') for key in _SIZE_KEYS}
-    rules.update({key: (int, lambda v: v >= 0, 'an integer >= 0') for key in _COUNT_KEYS})
-    rules['window_size'] = (int, lambda v: v >= 1 and v % 2 == 1, 'a positive odd integer')
-    rules.update({key: ((int, float), lambda v: v > 0, 'a number > 0') for key in ('sigma', 'c_factor')})
-    rules['eps'] = ((int, float), lambda v: v >= 0, 'a number >= 0 (YAML: write 1.0e-8, not 1e-8)')
-    rules['threshold'] = ((int, float), lambda v: True, 'a number')
-    for key, (types, is_valid, expected) in rules.items():
-        value = opt[key]
-        if isinstance(value, bool) or not isinstance(value, types) or not is_valid(value):
-            raise ValueError(f'detector option {key} must be {expected}, got {value!r}')
+    """Raise ValueError (:class:`~desra.utils.option_schema.OptionError`) for unknown keys or values out of range,
+    naming each key; integral floats become ints."""
+    check_options(opt, 'detector', 'detector options')
 
 
 @dataclass

@@ -111,6 +111,23 @@ def _local_model_folder(model_path):
     return os.path.dirname(cached_config)
 
 
+def check_segformer_weights(model_path):
+    """The local source of SegFormer weights ``model_path`` names, without loading them (the commands' preflight).
+
+    Returns:
+        str: The mmseg ``.pth`` file, or the transformers model folder.
+
+    Raises:
+        SegmenterWeightsError: The weights are not available locally; the message says where to get them.
+    """
+    model_path = os.fspath(model_path)
+    if model_path.endswith(('.pth', '.pt')):
+        if not os.path.isfile(model_path):
+            raise SegmenterWeightsError(_missing_weights_message(model_path, 'no such file'))
+        return model_path
+    return _local_model_folder(model_path)
+
+
 def load_segformer(model_path):
     """Load SegFormer weights from a transformers folder / cached hub id or an mmseg ``.pth`` checkpoint.
 
@@ -126,13 +143,11 @@ def load_segformer(model_path):
 
     from desra.detection.mmseg_segformer import load_mmseg_segformer
 
-    model_path = os.fspath(model_path)
-    if model_path.endswith(('.pth', '.pt')):
-        if not os.path.isfile(model_path):
-            raise SegmenterWeightsError(_missing_weights_message(model_path, 'no such file'))
-        model = load_mmseg_segformer(model_path)
+    source = check_segformer_weights(model_path)
+    if os.path.isfile(source):
+        model = load_mmseg_segformer(source)
         return model, model.decode_head.conv_seg.out_channels
-    folder = _local_model_folder(model_path)
+    folder = source
     try:
         model = SegformerForSemanticSegmentation.from_pretrained(folder, local_files_only=True)
     except OSError as error:

@@ -5,10 +5,17 @@ the working directory) when that file exists and otherwise asks torchvision for 
 them unless torchvision's cache (``torch.hub.get_dir()/checkpoints``) already holds them. DeSRA never downloads at run
 time: :func:`find_vgg19_weights` looks in those places (or at an explicit path) and fails with directions when the
 file is in none of them, before any network is built.
+
+basicsr's ``VGGFeatureExtractor`` reads the file with a plain ``torch.load``, which on torch < 2.6 unpickles any
+object (code execution from a malicious file). :class:`RegionPerceptualLoss` reads the weights itself with
+``weights_only=True`` (:func:`load_vgg19`) and hands basicsr the network, so basicsr never loads a file.
 """
 import os
+import pickle
+import types
 
 import torch
+import torchvision
 from basicsr.archs import vgg_arch
 from basicsr.losses.basic_loss import PerceptualLoss
 from basicsr.utils.registry import LOSS_REGISTRY
@@ -57,6 +64,27 @@ def find_vgg19_weights(path=None):
         f'(type RegionPerceptualLoss). To train without the perceptual loss, remove train:perceptual_opt.')
 
 
+def load_vgg19(path):
+    """torchvision's VGG19 with the ImageNet weights of ``path``, read with ``weights_only=True`` (no pickled code
+    runs).
+
+    Raises:
+        ValueError: The file is not a weights-only VGG19 state dict (e.g. a pickle holding code); names the file.
+    """
+    try:
+        state_dict = torch.load(path, map_location='cpu', weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
+        raise ValueError(f'{path}: not a VGG19 weight file that loads with weights_only=True '
+                         f'({" ".join(str(error).split())[:200]}); use {VGG19_FILENAME} from {VGG19_URL}') from None
+    net = torchvision.models.vgg19(weights=None)
+    try:
+        net.load_state_dict(state_dict)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        raise ValueError(f'{path}: not torchvision\'s VGG19 weights ({str(error).splitlines()[0]}); use '
+                         f'{VGG19_FILENAME} from {VGG19_URL}') from None
+    return net
+
+
 @LOSS_REGISTRY.register()
 class RegionPerceptualLoss(PerceptualLoss):
     """basicsr's ``PerceptualLoss`` with VGG19 weights from a local file and optional per-pixel region weights.
@@ -75,14 +103,16 @@ class RegionPerceptualLoss(PerceptualLoss):
                  style_weight=0., criterion='l1', vgg19_path=None):
         if vgg_type != 'vgg19':
             raise ValueError(f'RegionPerceptualLoss: only vgg_type vgg19 is supported, got {vgg_type}')
-        weights_path = find_vgg19_weights(vgg19_path)
-        # basicsr's VGGFeatureExtractor reads its weights from the module-level VGG_PRETRAIN_PATH when it exists
-        default_path, vgg_arch.VGG_PRETRAIN_PATH = vgg_arch.VGG_PRETRAIN_PATH, weights_path
+        vgg19 = load_vgg19(find_vgg19_weights(vgg19_path))
+        # basicsr's VGGFeatureExtractor asks its module's ``vgg`` (torchvision.models) for a pretrained network when
+        # VGG_PRETRAIN_PATH does not exist: it gets the one loaded above, and torch.load is never called on a file
+        saved = vgg_arch.VGG_PRETRAIN_PATH, vgg_arch.vgg
+        vgg_arch.VGG_PRETRAIN_PATH, vgg_arch.vgg = '', types.SimpleNamespace(vgg19=lambda pretrained: vgg19)
         try:
             super().__init__(layer_weights, vgg_type, use_input_norm, range_norm, perceptual_weight, style_weight,
                              criterion)
         finally:
-            vgg_arch.VGG_PRETRAIN_PATH = default_path
+            vgg_arch.VGG_PRETRAIN_PATH, vgg_arch.vgg = saved
 
     def forward(self, x, gt, weight=None):
         """

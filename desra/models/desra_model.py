@@ -52,7 +52,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 from torch.nn.parallel import DistributedDataParallel
 
 from desra.losses.masked_loss import RegionGANLoss
-from desra.losses.perceptual_loss import RegionPerceptualLoss, find_vgg19_weights
+from desra.losses.perceptual_loss import RegionPerceptualLoss
 from desra.models.artifact_validation import ArtifactAreaValidator
 from desra.utils.checkpoint import (EMA_OR_PLAIN_PARAM_KEYS, cpu_state_dict, load_network_weights,
                                     save_checkpoint_file)
@@ -94,7 +94,9 @@ class DeSRAModel(SRGANModel):
         train_opt = self.opt['train']
         perceptual_opt = train_opt.get('perceptual_opt')
         if perceptual_opt and perceptual_opt['type'] == 'PerceptualLoss':
-            find_vgg19_weights()  # basicsr's own PerceptualLoss would download VGG19 when it is missing
+            # basicsr's own PerceptualLoss would download VGG19 when it is missing, and reads the file with a plain
+            # torch.load; RegionPerceptualLoss without region weights is the same loss, loaded safely
+            train_opt['perceptual_opt'] = dict(perceptual_opt, type='RegionPerceptualLoss')
         super().init_training_settings()
         self.check_ldl_option()
         self.cri_masked_pix = build_loss(train_opt['masked_pixel_opt']).to(self.device) \
