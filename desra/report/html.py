@@ -106,7 +106,8 @@ article h2 { margin: 0 0 .3em 0; font-size: 1.15em; }
 .panels { display: flex; gap: .6em; overflow-x: auto; align-items: flex-start; }
 .panels figure { flex: 1 1 0; min-width: 120px; max-width: 420px; }
 figure { margin: 0; }
-figure img { width: 100%; height: auto; display: block; border: 1px solid #ccc; background: #000; }
+figure img { width: 100%; height: auto; display: block; box-sizing: border-box; border: 1px solid #ccc;
+             background: #000; }
 figcaption { font-size: .85em; color: #444; margin-top: .2em; }
 .classes { display: flex; flex-wrap: wrap; gap: .2em 1em; font-size: .8em; color: #444; margin-top: .5em; }
 .swatch { display: inline-block; width: .9em; height: .9em; border: 1px solid #888; vertical-align: -.1em;
