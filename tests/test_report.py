@@ -1,6 +1,8 @@
 """The visual report: part severity, pictures, figures, charts, the HTML pages, and the pages in a real browser
 (Debian's chromium, which ``make test`` installs; the browser tests skip where it is missing)."""
+import csv
 import html
+import json
 import math
 import os
 import re
@@ -11,14 +13,20 @@ from urllib.parse import quote, unquote
 
 import numpy as np
 import pytest
+import yaml
+from conftest import TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
+from test_detect_cli import make_pair
+from test_segmenter import SMALL_SCALE, randomise, tiny_config
+from transformers import SegformerForSemanticSegmentation
 
+from desra.detection import ArtifactDetector
 from desra.report import (ADE20K_PALETTE, CURVE_THRESHOLDS, Panel, PartView, ReportPictures, ReportRow,
                           below_threshold_curve, class_figures, class_table, colorize_labels, colour_bar_svg,
                           contrast_heatmap, crop_box, difference_map, heat_colors, measure_parts, outline_mask,
                           pooled_curve, render_report, summary_table, thumbnail, thumbnail_path,
                           threshold_plot_svg, total_class_figures, write_report)
 from desra.report.views import DIFF_FULL_SCALE, THUMB_SIZE
-from desra.utils.img_io import read_image
+from desra.utils.img_io import load_rgb255, read_image, write_image
 
 CHROMIUM_FLAGS = ('--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
                   '--disable-background-networking', '--disable-component-update', '--disable-sync')
@@ -361,3 +369,94 @@ def test_screenshot_at_1400_px_shows_each_row_on_one_line(chromium, tmp_path):
     widths = [box[3] - box[1] for box in boxes]
     assert min(widths) > 120 and max(widths) - min(widths) <= 3, widths  # equal shares of the width
     assert all(math.isclose((box[2] - box[0]) / (box[3] - box[1]), 0.75, abs_tol=0.03) for box in boxes)
+
+
+@pytest.fixture(scope='module')
+def segmented_detect_run(tmp_path_factory):
+    """A detect run with a tiny random SegFormer over three synthetic pairs, two report rows a page; returns (run
+    root, detector options, pair folders)."""
+    tmp = tmp_path_factory.mktemp('report_detect')
+    model_dir = tmp / 'segformer'
+    randomise(SegformerForSemanticSegmentation(tiny_config())).save_pretrained(model_dir)
+    for index, name in enumerate(('a', 'b', 'c')):
+        mse, gan = make_pair(64, 80, (20, 24, 44 - 6 * index, 52), seed=index)
+        write_image(str(tmp / 'mse' / f'{name}.png'), mse[..., ::-1].copy())
+        write_image(str(tmp / 'gan' / f'{name}.png'), gan[..., ::-1].copy())
+    detector = {'threshold': 0.7, 'min_area': 50,
+                'segmenter': {'type': 'segformer', 'model_path': str(model_dir), 'scale': list(SMALL_SCALE)}}
+    dataset = {'dataroot_mse': str(tmp / 'mse'), 'dataroot_gan': str(tmp / 'gan')}
+    opt = {'name': 'run', 'num_gpu': 0, 'datasets': {'detect': dataset},
+           'detector': detector, 'report': {'rows_per_page': 2}, 'path': {'results_root': str(tmp / 'results')}}
+    (tmp / 'detect.yml').write_text(yaml.safe_dump(opt))
+    result = run_command(['desra/detect.py', '-opt', str(tmp / 'detect.yml')])
+    assert result.returncode == 0, result.stderr
+    return str(tmp / 'results' / 'run'), detector, tmp
+
+
+def test_detect_report_shows_the_adjusted_map_classes_and_the_threshold_curve(segmented_detect_run):
+    run_root, detector_opt, tmp = segmented_detect_run
+    detector = ArtifactDetector(detector_opt)
+    with open(os.path.join(run_root, 'summary.csv'), newline='') as f:
+        rows = {row['image']: row for row in csv.DictReader(f)}
+    assert set(rows) == {'a', 'b', 'c'}
+    for name, row in rows.items():
+        expected = detector.detect(load_rgb255(str(tmp / 'mse' / f'{name}.png')),
+                                   load_rgb255(str(tmp / 'gan' / f'{name}.png')))
+        assert not np.allclose(expected.adjusted, expected.contrast)  # the segmenter's weights change the map
+        heat = read_image(os.path.join(run_root, 'report', 'heat', f'{name}.png'))[..., ::-1]
+        np.testing.assert_array_equal(heat, contrast_heatmap(expected.adjusted, expected.mask.shape))
+        class_areas = json.loads(row['class_areas'])
+        figures = class_figures(expected.labels, expected.mask)
+        assert class_areas == {figure['name']: figure['artifact_pixels'] for figure in figures
+                               if figure['artifact_pixels']}
+        assert sum(class_areas.values()) == int(row['artifact_pixels']) > 0
+        assert list(class_areas.values()) == sorted(class_areas.values(), reverse=True)
+        with open(os.path.join(run_root, 'records', f'{name}.json')) as f:
+            record = json.load(f)
+        assert record['classes'] == figures
+        assert record['below_threshold'] == below_threshold_curve(expected.adjusted, expected.mask.size)
+    pages = [open(os.path.join(run_root, page), encoding='utf-8').read() for page in ('index.html', 'page-2.html')]
+    assert not os.path.exists(os.path.join(run_root, 'page-3.html'))
+    first = pages[0]
+    assert first.count('<article') == 2 and pages[1].count('<article') == 1
+    assert '<th>threshold</th><td colspan="1">0.7</td>' in first and '<th>images examined</th>' in first
+    assert '<th>min_area</th><td colspan="1">50 px</td>' in first and 'segformer' in first
+    assert 'Artifact area per class (ADE20K)' in first and first.count('class="threshold-plot"') == 1
+    assert all(page.count('class="colour-bar"') == 1 and 'class="classes"' in page for page in pages)
+    assert 'adjusted contrast (thresholded for the mask)' in first and 'contrast c' not in first
+
+
+def test_detect_report_loads_in_a_browser(chromium, segmented_detect_run, tmp_path):
+    run_root = segmented_detect_run[0]
+    for page in ('index.html', 'page-2.html'):
+        body, _ = load_in_browser(chromium, os.path.join(run_root, page), tmp_path / 'profile')
+        assert 'data-ready="1"' in body and 'data-images-broken="0"' in body and 'data-errors' not in body, body
+        assert 'data-wrapped-rows="0"' in body, body
+
+
+def test_test_report_has_the_summary_table_and_difference_maps(tmp_path):
+    write_random_images(str(tmp_path / 'lr'), ('one', 'two'))
+    checkpoints = save_tiny_checkpoints(str(tmp_path), ('mse', 'gan', 'finetuned'))
+    opt = {'name': 'eval', 'num_gpu': 0, 'scale': 4, 'datasets': {'test': {'dataroot_lq': str(tmp_path / 'lr')}},
+           'path': {'results_root': str(tmp_path / 'results'),
+                    **{f'pretrain_network_{role}': path for role, path in checkpoints.items()}},
+           'network_mse': TINY_RRDB_OPT, 'network_gan': TINY_RRDB_OPT, 'network_finetuned': TINY_RRDB_OPT,
+           'detector': {'threshold': 0.99, 'min_area': 10, 'segmenter': {'type': 'none'}}}
+    (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
+    result = run_command(['desra/test.py', '-opt', str(tmp_path / 'test.yml')])
+    assert result.returncode == 0, result.stderr
+    run_root = tmp_path / 'results' / 'eval'
+    with open(run_root / 'finetune_eval.json') as f:
+        summary = json.load(f)['summary']
+    text = open(run_root / 'index.html', encoding='utf-8').read()
+    assert '<th>before: original GAN</th><th>after: fine-tuned</th>' in text
+    assert (f'<th>artifact area</th><td>{summary["before_pixels"]} px</td><td>{summary["after_pixels"]} px</td>'
+            in text)
+    assert f'<th>removal rate (pooled)</th><td colspan="2">{summary["removal_rate"]:.3f}</td>' in text
+    assert text.count('<polyline class="curve"') == 2  # original and fine-tuned
+    for name in ('one', 'two'):
+        diff = read_image(str(run_root / 'report' / 'diff' / f'{name}.png'))[..., ::-1]
+        original, finetuned = (load_rgb255(str(run_root / f'sr_{role}' / f'{name}.png')) for role in ('gan', 'finetuned'))
+        np.testing.assert_array_equal(diff, difference_map(original, finetuned))
+        thumb = f'report/thumbs/diff/{name}.jpg'
+        assert thumb in text and os.path.isfile(run_root / thumb)
