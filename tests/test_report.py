@@ -456,7 +456,8 @@ def test_test_report_has_the_summary_table_and_difference_maps(tmp_path):
     assert text.count('<polyline class="curve"') == 2  # original and fine-tuned
     for name in ('one', 'two'):
         diff = read_image(str(run_root / 'report' / 'diff' / f'{name}.png'))[..., ::-1]
-        original, finetuned = (load_rgb255(str(run_root / f'sr_{role}' / f'{name}.png')) for role in ('gan', 'finetuned'))
+        original, finetuned = (load_rgb255(str(run_root / f'sr_{role}' / f'{name}.png'))
+                               for role in ('gan', 'finetuned'))
         np.testing.assert_array_equal(diff, difference_map(original, finetuned))
         thumb = f'report/thumbs/diff/{name}.jpg'
         assert thumb in text and os.path.isfile(run_root / thumb)
