@@ -211,8 +211,10 @@ def test_page_lists_worst_first_with_thumbnails_full_size_links_and_zoom_targets
     assert text.index('sub/&lt;worst&gt;') < text.index('<h2>mild</h2>')  # escaped, and the worst comes first
     assert 'Severity of an artifact part = mean(1 - adjusted)' in text
     shown, opened = page_sources(page)
-    assert len(opened) == 6 and all(path.startswith('report/thumbs/') and path.endswith('.jpg') for path in shown)
-    assert all(path.endswith('.png') and not path.startswith('report/thumbs/') for path in opened)
+    thumbs = [path for path in shown if path.startswith('report/thumbs/') and path.endswith('.jpg')]
+    zoomed = [path for path in shown if path.startswith('report/crops/') and path.endswith('.png')]
+    assert (len(thumbs), len(zoomed), len(shown)) == (6 + 2, 2 * 2, 12)  # panels and part thumbnails; full crops
+    assert len(opened) == 6 and all(path.endswith('.png') and not path.startswith('report/thumbs/') for path in opened)
     for path in shown + opened:
         assert not os.path.isabs(path) and os.path.isfile(os.path.join(str(tmp_path), path)), path
     assert text.count('<img ') == text.count('loading="lazy"') == len(shown)

@@ -38,7 +38,7 @@ CSV_FIELDS = ('image', 'height', 'width', 'before_pixels', 'before_percent', 'af
 CROP_TITLES = {'before': 'original GAN-SR', 'after': 'fine-tuned GAN-SR', 'mse': 'MSE-SR'}
 #: Rows of the report's summary table, the figures ``make demo`` prints: (label, summary key or (before key, after
 #: key), format); rows whose keys the summary lacks are left out.
-SUMMARY_FIELDS = (
+REPORT_SUMMARY_FIELDS = (
     ('images', 'images', '{}'),
     ('images with artifacts', ('images_with_artifacts_before', 'images_with_artifacts_after'), '{}'),
     ('artifact area', ('before_pixels', 'after_pixels'), '{} px'),
@@ -50,7 +50,7 @@ SUMMARY_FIELDS = (
     ('SSIM outside the artifacts, mean', 'mean_ssim_outside', '{:.3f}'),
 )
 #: Column titles of the summary table.
-SUMMARY_COLUMNS = ('before: original GAN', 'after: fine-tuned')
+REPORT_SUMMARY_COLUMNS = ('before: original GAN', 'after: fine-tuned')
 
 
 def json_ready(value):
@@ -163,7 +163,7 @@ class FinetuneEvalRun(StageOneRun):
         threshold = self.detector.opt['threshold']
         figure_sets = {'original GAN-SR': [record['before'] for record in records],
                        'fine-tuned GAN-SR': [record['after'] for record in records]}
-        header = [('Summary', summary_table(summary, SUMMARY_FIELDS, SUMMARY_COLUMNS)),
+        header = [('Summary', summary_table(summary, REPORT_SUMMARY_FIELDS, REPORT_SUMMARY_COLUMNS)),
                   threshold_block(figure_sets, threshold), class_block(figure_sets)]
         write_report(os.path.join(self.run_root, 'index.html'), f'DeSRA fine-tuning evaluation: {self.opt["name"]}',
                      [self.report_row(record) for record in records], header=[block for block in header if block],

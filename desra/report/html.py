@@ -302,8 +302,10 @@ def _url(path):
 
 
 def _figure(panel, link=True):
+    """A panel as a figure: its thumbnail linked to the full-size picture, or (``link=False``, the zoomed crops)
+    the full-size picture itself."""
     size = f' width="{panel.size[0]}" height="{panel.size[1]}"' if panel.size else ''
-    img = (f'<img src="{_url(panel.thumb or panel.src)}" loading="lazy"{size} '
+    img = (f'<img src="{_url((panel.thumb or panel.src) if link else panel.src)}" loading="lazy"{size} '
            f'alt="{html.escape(panel.title)}">')
     if link:
         img = f'<a class="picture" href="{_url(panel.src)}">{img}</a>'
