@@ -92,7 +92,7 @@ h1 { margin-bottom: .2em; }
 #load-status.bad { color: #b00020; }
 nav.pages { margin: .8em 0; }
 nav.pages a, nav.pages b { margin-right: .5em; }
-section.head { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
+section.head { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; margin-bottom: 1em; }
 section.head > div { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .6em 1em; }
 section.head h3 { margin: .2em 0 .5em 0; font-size: 1em; }
 table.summary { border-collapse: collapse; }
@@ -271,7 +271,8 @@ def class_table(totals, titles):
         return ''
     header = ('<tr><th rowspan="2">class</th>'
               + ''.join(f'<th colspan="4">{html.escape(title)}</th>' for title in titles) + '</tr><tr>'
-              + '<th>artifact px</th><th>% of artifacts</th><th>% of the class</th><th>images</th>' * len(titles)
+              + ('<th>artifact px</th><th>% of artifacts</th><th>% of the class</th>'
+                 '<th>images with artifacts / with the class</th>') * len(titles)
               + '</tr>')
     lines = []
     for index in order:
@@ -312,11 +313,17 @@ def _figure(panel, link=True):
     return f'<figure>{img}<figcaption>{html.escape(panel.title)}</figcaption></figure>'
 
 
+def _percent(part, total):
+    """``part / total`` in whole percent, ``<1 %`` for a non-zero share that rounds to 0."""
+    share = 100 * part / total
+    return '<1 %' if 0 < share < 0.5 else f'{share:.0f} %'
+
+
 def _class_legend(classes):
     total = sum(figure['pixels'] for figure in classes) or 1
     shown = classes[:LEGEND_CLASSES]
-    items = [f'<span>{_swatch(figure["index"])}{html.escape(figure["name"])} '
-             f'{100 * figure["pixels"] / total:.0f} %</span>' for figure in shown]
+    items = [f'<span>{_swatch(figure["index"])}{html.escape(figure["name"])} {_percent(figure["pixels"], total)}</span>'
+             for figure in shown]
     if len(classes) > len(shown):
         items.append(f'<span>+ {len(classes) - len(shown)} smaller classes</span>')
     return '<div class="classes">' + ''.join(items) + '</div>'
