@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PRETRAINED := experiments/pretrained_models
 
-.PHONY: venv weights demo test clean-demo
+.PHONY: venv weights demo test chromium clean-demo
 
 # The virtual environment, rebuilt when the requirements change.
 $(VENV)/.installed: setup.py requirements.txt requirements-test.txt
@@ -27,7 +27,14 @@ weights: $(PRETRAINED)/RealESRGAN_x4plus.pth $(PRETRAINED)/DemoMSE_x4plus.pth
 demo: venv weights
 	$(PY) scripts/run_demo.py
 
-test: venv
+# The report's browser tests need Chromium: installed here when missing and running as root (Debian/Ubuntu);
+# elsewhere those tests skip and say why. The tests themselves never install anything.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+		echo "chromium is not installed (needs root and apt-get): the browser tests of the report will be skipped"
+
+test: venv chromium
 	$(PY) -m flake8 desra scripts tests setup.py
 	$(PY) -m pytest -q tests
 

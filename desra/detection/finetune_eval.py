@@ -14,16 +14,20 @@ Outputs under the run folder (``<img>`` = the image's relative path without exte
 * ``finetune_eval.csv``: one line per image (:data:`CSV_FIELDS`);
 * ``finetune_eval.json``: ``summary`` (totals, :func:`~desra.metrics.finetune_metrics.summarize_finetune`),
   ``images`` (the CSV lines) and ``failures``; undefined or infinite numbers are ``null``;
-* ``index.html`` and ``report/``: the visual report, with crops of each artifact part before / after / MSE-SR.
+* ``index.html`` (and ``page-2.html``, ...) and ``report/``: the visual report, worst first, with the adjusted
+  contrast maps, the difference map ``|original - fine-tuned|`` and crops of each artifact part before / after /
+  MSE-SR.
 """
 import json
 import math
 import os
 
-from desra.detection.runner import (DetectionOutputs, StageOneRun, csv_text, detect_pair, load_sr_images,
-                                    mask_figures, part_records, part_views)
+from desra.detection.runner import (HEAT_TITLE, DetectionOutputs, StageOneRun, class_block, csv_text, detect_pair,
+                                    heat_legend, load_sr_images, map_figures, mask_figures, part_records, part_views,
+                                    threshold_block)
 from desra.metrics.finetune_metrics import FinetuneImageScore, score_finetune, summarize_finetune
-from desra.report import Panel, ReportRow, measure_parts, write_report
+from desra.report import ReportPictures, ReportRow, difference_map, measure_parts, summary_table, write_report
+from desra.report.views import DIFF_FULL_SCALE
 from desra.utils.img_io import write_text
 
 #: Columns of ``finetune_eval.csv``.
@@ -32,6 +36,21 @@ CSV_FIELDS = ('image', 'height', 'width', 'before_pixels', 'before_percent', 'af
               'outside_pixels', 'psnr_outside', 'ssim_outside')
 #: Crop labels and titles of the report.
 CROP_TITLES = {'before': 'original GAN-SR', 'after': 'fine-tuned GAN-SR', 'mse': 'MSE-SR'}
+#: Rows of the report's summary table, the figures ``make demo`` prints: (label, summary key or (before key, after
+#: key), format); rows whose keys the summary lacks are left out.
+REPORT_SUMMARY_FIELDS = (
+    ('images', 'images', '{}'),
+    ('images with artifacts', ('images_with_artifacts_before', 'images_with_artifacts_after'), '{}'),
+    ('artifact area', ('before_pixels', 'after_pixels'), '{} px'),
+    ('artifact area, % of all pixels', ('before_percent', 'after_percent'), '{:.2f} %'),
+    ('artifact parts', ('before_parts', 'after_parts'), '{}'),
+    ('removal rate (pooled)', 'removal_rate', '{:.3f}'),
+    ('addition rate (pooled)', 'addition_rate', '{:.3f}'),
+    ('PSNR outside the artifacts, mean', 'mean_psnr_outside', '{:.2f} dB'),
+    ('SSIM outside the artifacts, mean', 'mean_ssim_outside', '{:.3f}'),
+)
+#: Column titles of the summary table.
+REPORT_SUMMARY_COLUMNS = ('before: original GAN', 'after: fine-tuned')
 
 
 def json_ready(value):
@@ -61,8 +80,8 @@ class FinetuneEvalRun(StageOneRun):
         """Stage 1 on (MSE-SR, ``role``'s result): write its outputs; return the result, parts and pictures."""
         result = detect_pair(self.detector, item, images, role)
         outputs = self.outputs[role]
-        pictures = outputs.save_maps(item.name, result, images[role])
-        pictures['heat'] = self.pictures.heatmap(f'heat_{role}', item.name, result.contrast, result.mask.shape)
+        pictures = outputs.save_maps(item.name, result, images[role], self.pictures)
+        pictures['heat'] = self.pictures.heatmap(f'heat_{role}', item.name, result.adjusted, result.mask.shape)
         outputs.save_mask(item.name, result.mask)
         return result, measure_parts(result.mask, result.adjusted), pictures
 
@@ -86,24 +105,30 @@ class FinetuneEvalRun(StageOneRun):
         added_crops = self.pictures.crops(f'{item.name}/added', added_parts[:self.max_parts], crop_images, crop_masks)
         shape = before.mask.shape
         record = dict(
-            image=item.name, score=score.to_dict(), before=mask_figures(before.mask, before_parts),
-            after=mask_figures(after.mask, after_parts), part_list=part_records(before_parts, crops),
+            image=item.name, score=score.to_dict(),
+            before=dict(mask_figures(before.mask, before_parts), **map_figures(before)),
+            after=dict(mask_figures(after.mask, after_parts), **map_figures(after)),
+            part_list=part_records(before_parts, crops),
             added_part_list=part_records(added_parts, added_crops),
             inputs={'lq': item.lq_path, **item.sr_paths},
             pictures={'lr': self.lr_picture(item, shape, lq),
                       'mse': self.pictures.image('mse', item.name, images['mse']),
+                      'diff': self.pictures.image('diff', item.name,
+                                                  difference_map(images['gan'], images['finetuned'])),
                       'before': before_pictures, 'after': after_pictures})
         write_text(self.record_path(item.name), json.dumps(record, indent=1))
 
     def report_row(self, record):
         """The row of an image on the report page, sorted by the severity of the original's artifacts."""
         pictures, score = record['pictures'], record['score']
-        panels = [Panel('LR (nearest-neighbour x scale)', pictures['lr'])] if pictures['lr'] else []
-        panels += [Panel('MSE-SR', pictures['mse']),
-                   Panel('original GAN-SR, artifacts outlined', pictures['before']['overlay']),
-                   Panel('original: contrast c (red = low)', pictures['before']['heat']),
-                   Panel('fine-tuned GAN-SR, artifacts outlined', pictures['after']['overlay']),
-                   Panel('fine-tuned: contrast c (red = low)', pictures['after']['heat'])]
+        size = (score['width'], score['height'])
+        shown = [('LR (nearest-neighbour x scale)', pictures['lr']), ('MSE-SR', pictures['mse']),
+                 ('original GAN-SR, artifacts outlined', pictures['before']['overlay']),
+                 (f'original: {HEAT_TITLE}', pictures['before']['heat']),
+                 ('fine-tuned GAN-SR, artifacts outlined', pictures['after']['overlay']),
+                 (f'fine-tuned: {HEAT_TITLE}', pictures['after']['heat']),
+                 (f'|original - fine-tuned| (white: {DIFF_FULL_SCALE}+ of 255)', pictures.get('diff'))]
+        panels = [ReportPictures.panel(title, src, size) for title, src in shown if src]
         facts = [('artifact pixels before', f'{score["before_pixels"]} ({score["before_percent"]:.3g} %)'),
                  ('after', f'{score["after_pixels"]} ({score["after_percent"]:.3g} %)'),
                  ('parts before / after', f'{score["before_parts"]} / {score["after_parts"]}'),
@@ -125,14 +150,21 @@ class FinetuneEvalRun(StageOneRun):
             {'summary': summary, 'images': rows, 'failures': [str(failure) for failure in failures]}), indent=1))
         self.logger.info('fine-tuning evaluation:\n' + '\n'.join(f'  {key}: {value}' for key, value in summary.items()))
         notes = ['Each row: the LR input, the MSE-SR result, the original and the fine-tuned GAN-SR results with '
-                 'their detected artifacts outlined in red, and their contrast maps c. Crops: original / '
-                 'fine-tuned / MSE-SR around each artifact part of the original, then around each region that '
-                 'only the fine-tuned result has ("added region").',
+                 'their detected artifacts outlined in red, their semantics-adjusted contrast maps (the maps the '
+                 'masks are thresholded on), and the difference between the two results (mean over R, G, B; black = '
+                 f'unchanged, white = {DIFF_FULL_SCALE} or more of 255). Crops: original / fine-tuned / MSE-SR around '
+                 'each artifact part of the original, then around each region that only the fine-tuned result has '
+                 '("added region").',
                  'Removal rate = share of the original\'s artifact pixels not in the fine-tuned result\'s mask. '
                  'Addition rate = fine-tuned artifact pixels outside the original\'s mask, relative to the '
                  'original\'s artifact area (n/a when the original has no artifact). PSNR / SSIM outside: original '
                  'vs fine-tuned result on the pixels outside both masks.',
                  f'Detector options: {json.dumps(self.opt["detector"])}']
+        threshold = self.detector.opt['threshold']
+        figure_sets = {'original GAN-SR': [record['before'] for record in records],
+                       'fine-tuned GAN-SR': [record['after'] for record in records]}
+        header = [('Summary', summary_table(summary, REPORT_SUMMARY_FIELDS, REPORT_SUMMARY_COLUMNS)),
+                  threshold_block(figure_sets, threshold), class_block(figure_sets)]
         write_report(os.path.join(self.run_root, 'index.html'), f'DeSRA fine-tuning evaluation: {self.opt["name"]}',
-                     [self.report_row(record) for record in records],
-                     [(key.replace('_', ' '), value) for key, value in summary.items()], notes, failures)
+                     [self.report_row(record) for record in records], header=[block for block in header if block],
+                     legend=heat_legend(threshold), notes=notes, failures=failures, rows_per_page=self.rows_per_page)

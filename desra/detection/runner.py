@@ -7,10 +7,15 @@ Outputs under the run folder ``<results_root>/<name>/`` (``<img>`` = the image's
   ((H - 2r) x (W - 2r), r = window_size // 2) as 16-bit PNG: ``round(clip(c, 0, 1) * 65535)``;
 * ``seg/<img>.png``: the ADE20K classes of the GAN-SR image in mmsegmentation's palette (only with a segmenter);
 * ``overlays/<img>.png``: the GAN-SR image (8-bit) with the mask outlined in red;
-* ``records/<img>.json``: the image's figures (size, artifact pixels, parts with their severity) and pictures,
-  from which ``summary.csv`` and ``index.html`` are rebuilt;
+* ``records/<img>.json``: the image's figures (size, artifact pixels, parts with their severity, the area below each
+  threshold, the pixels and artifact pixels of each ADE20K class) and pictures, from which ``summary.csv`` and
+  ``index.html`` are rebuilt;
 * ``sr_mse/<img>.png``, ``sr_gan/<img>.png``: the SR results made in LR mode (reused by reruns);
-* ``report/``: the pictures of ``index.html``; ``summary.csv``; ``index.html``; ``detect_<name>_<time>.log``.
+* ``summary.csv``: one line per image (:data:`SUMMARY_FIELDS`); ``class_areas`` is a JSON object
+  ``{"<ADE20K class>": <artifact pixels>, ...}`` of the classes holding artifact pixels, most first (empty without
+  a segmenter);
+* ``index.html`` (and ``page-2.html``, ... with ``report: rows_per_page`` images each, worst first) and ``report/``,
+  its pictures and their thumbnails; ``detect_<name>_<time>.log``.
 
 The mask is written last and atomically, so an image with a mask is finished and a rerun skips it (unless
 ``overwrite: true``).
@@ -25,17 +30,34 @@ import numpy as np
 from desra.detection import ArtifactDetector
 from desra.utils.batch import SRCache, finish, gather_failures, get_command_logger, run_batch, shard
 from desra.detection.pairs import collect_items
-from desra.report import (Panel, PartView, ReportPictures, ReportRow, colorize_labels, measure_parts, outline_mask,
-                          save_rgb, write_report)
+from desra.report import (CURVE_THRESHOLDS, DEFAULT_ROWS_PER_PAGE, PartView, ReportPictures, ReportRow,
+                          below_threshold_curve, class_figures, class_table, colorize_labels, colour_bar_svg,
+                          measure_parts, outline_mask, pooled_curve, save_rgb, summary_table, threshold_plot_svg,
+                          total_class_figures, write_report)
 from desra.utils.img_io import decoded_rgb255, load_rgb255, write_image, write_text
 from desra.utils.options import resolve_device
 
 #: Columns of ``summary.csv``.
-SUMMARY_FIELDS = ('image', 'height', 'width', 'artifact_pixels', 'fraction', 'parts')
+SUMMARY_FIELDS = ('image', 'height', 'width', 'artifact_pixels', 'fraction', 'parts', 'class_areas')
 #: Parts per image shown with crops in the report (the worst ones), unless ``report: max_parts`` says otherwise.
 DEFAULT_MAX_PARTS = 8
 #: Labels of the SR results.
 ROLE_LABELS = {'mse': 'MSE-SR', 'gan': 'GAN-SR', 'finetuned': 'fine-tuned GAN-SR'}
+#: Rows of the detect report's summary table: (label, key of :meth:`DetectRun.summary`, format).
+DETECT_SUMMARY_FIELDS = (
+    ('images found', 'images_found', '{}'),
+    ('images examined', 'images', '{}'),
+    ('images skipped (errors)', 'images_failed', '{}'),
+    ('images with artifacts', 'images_with_artifacts', '{}'),
+    ('artifact area', 'artifact_pixels', '{} px'),
+    ('artifact area, % of all pixels', 'artifact_percent', '{:.2f} %'),
+    ('artifact parts', 'parts', '{}'),
+    ('threshold', 'threshold', '{}'),
+    ('min_area', 'min_area', '{} px'),
+    ('segmenter', 'segmenter', '{}'),
+)
+#: Title of the heat-map panels.
+HEAT_TITLE = 'adjusted contrast (thresholded for the mask)'
 
 
 def encode_unit_map(values):
@@ -96,20 +118,25 @@ class DetectionOutputs:
         """:meth:`path` relative to the run folder, POSIX separators."""
         return os.path.relpath(self.path(kind, name), self.run_root).replace(os.sep, '/')
 
-    def save_maps(self, name, result, gan_rgb255):
-        """Write everything but the mask: contrast, adjusted, seg (when there are labels) and the overlay.
+    def save_maps(self, name, result, gan_rgb255, pictures):
+        """Write everything but the mask: contrast, adjusted, seg (when there are labels) and the overlay, with the
+        thumbnails of the last two (``pictures``: the run's :class:`ReportPictures`).
 
         Returns:
             dict[str, str | None]: Paths relative to the run of the ``overlay`` and ``seg`` pictures.
         """
         write_image(self.path('contrast', name), encode_unit_map(result.contrast))
         write_image(self.path('adjusted', name), encode_unit_map(result.adjusted))
-        seg = None
-        if result.labels is not None:
-            save_rgb(self.path('seg', name), colorize_labels(result.labels))
-            seg = self.relpath('seg', name)
-        save_rgb(self.path('overlays', name), outline_mask(gan_rgb255, result.mask))
-        return {'overlay': self.relpath('overlays', name), 'seg': seg}
+        seg = None if result.labels is None else self._save_picture('seg', name, colorize_labels(result.labels),
+                                                                    pictures)
+        overlay = self._save_picture('overlays', name, outline_mask(gan_rgb255, result.mask), pictures)
+        return {'overlay': overlay, 'seg': seg}
+
+    def _save_picture(self, kind, name, rgb, pictures):
+        save_rgb(self.path(kind, name), rgb)
+        rel_path = self.relpath(kind, name)
+        pictures.thumbnail(rel_path, rgb)
+        return rel_path
 
     def save_mask(self, name, mask):
         """Write the mask (uint8 0/255) atomically, after the maps: the detect command takes it as the sign that
@@ -128,6 +155,73 @@ def mask_figures(mask, parts):
     pixels = int(mask.sum())
     return {'height': height, 'width': width, 'artifact_pixels': pixels, 'fraction': pixels / mask.size,
             'parts': len(parts), 'severity': sum(part.severity for part in parts)}
+
+
+def map_figures(result):
+    """The report's figures of a detection result beyond its mask: ``below_threshold``
+    (:func:`desra.report.below_threshold_curve`) and ``classes`` (:func:`desra.report.class_figures`; None without
+    a segmenter)."""
+    return {'below_threshold': below_threshold_curve(result.adjusted, result.mask.size),
+            'classes': None if result.labels is None else class_figures(result.labels, result.mask)}
+
+
+def class_areas_text(classes):
+    """The ``class_areas`` column of ``summary.csv``: JSON ``{class: artifact pixels}`` of the classes holding
+    artifact pixels, most first; '' without classes."""
+    if classes is None:
+        return ''
+    areas = sorted((figure for figure in classes if figure['artifact_pixels']), key=lambda f: -f['artifact_pixels'])
+    return json.dumps({figure['name']: figure['artifact_pixels'] for figure in areas})
+
+
+def top_classes_text(classes, count=3):
+    """e.g. ``'sky 60 %, tree 30 %'``: the classes holding most of an image's artifact pixels, with their share."""
+    total = sum(figure['artifact_pixels'] for figure in classes or ())
+    top = sorted((figure for figure in classes or () if figure['artifact_pixels']), key=lambda f: -f['artifact_pixels'])
+    return ', '.join(f'{figure["name"]} {100 * figure["artifact_pixels"] / total:.0f} %' for figure in top[:count])
+
+
+def threshold_block(figure_sets, threshold):
+    """The area-vs-threshold plot of the report's first page, or None when no record has the figures.
+
+    Args:
+        figure_sets (dict[str, list[dict]]): Curve label -> the mask figures (:func:`mask_figures` and
+            :func:`map_figures`) of each image.
+        threshold (float): The run's ``detector: threshold``.
+
+    Returns:
+        tuple[str, str] | None: (heading, HTML).
+    """
+    curves, marks = {}, {}
+    for label, figures in figure_sets.items():
+        figures = [figure for figure in figures if figure.get('below_threshold')]
+        if figures:
+            areas = [figure['height'] * figure['width'] for figure in figures]
+            curves[label] = pooled_curve([figure['below_threshold'] for figure in figures], areas)
+            marks[label] = sum(figure['artifact_pixels'] for figure in figures) / sum(areas)
+    if not curves:
+        return None
+    note = ('Share of all pixels whose adjusted contrast is below each threshold, before the morphology and the '
+            'min_area filter; the dot is the final masks\' area at the run\'s threshold (dashed). Use it to choose '
+            'detector: threshold for a new model.')
+    return ('Artifact area vs threshold', threshold_plot_svg(CURVE_THRESHOLDS, curves, threshold, marks)
+            + f'<p class="legend-note">{note}</p>')
+
+
+def class_block(figure_sets):
+    """The artifact-area-per-class table of the report's first page (see :func:`threshold_block` for
+    ``figure_sets``), or None without classes."""
+    totals = [total_class_figures([figure['classes'] for figure in figures if figure.get('classes')])
+              for figures in figure_sets.values()]
+    table = class_table(totals, list(figure_sets))
+    return ('Artifact area per class (ADE20K)', table) if table else None
+
+
+def heat_legend(threshold):
+    """The colour bar of the heat maps, shown on every page."""
+    return (colour_bar_svg(threshold) + '<p class="legend-note">Heat maps: the semantics-adjusted contrast, the map '
+            'the mask is thresholded on (red = low = the GAN-SR texture departs from the MSE-SR one; black border: '
+            'not computed).</p>')
 
 
 def part_records(parts, crops):
@@ -149,7 +243,7 @@ def part_views(part_list, crop_titles, label='part'):
         if part['crops']:
             facts = [('area', f'{part["area"]} px ({100 * part["share"]:.3g} %)'), ('strength', part['strength']),
                      ('box x,y,w,h', ','.join(map(str, part['bbox'])))]
-            crops = [Panel(title, part['crops'][label]) for label, title in crop_titles.items()]
+            crops = [ReportPictures.panel(title, part['crops'][label]) for label, title in crop_titles.items()]
             views.append(PartView(f'{label} {index}', part['severity'], facts, crops))
     return views
 
@@ -200,9 +294,13 @@ class StageOneRun:
         if self.detector.segmenter is None:
             self.logger.info('segmenter: none: semantic adjustment skipped (class weight 1 everywhere), no seg/ maps')
         self.pictures = ReportPictures(self.run_root)
-        self.max_parts = (opt.get('report') or {}).get('max_parts', DEFAULT_MAX_PARTS)
+        report_opt = opt.get('report') or {}
+        self.max_parts = report_opt.get('max_parts', DEFAULT_MAX_PARTS)
         if not isinstance(self.max_parts, int) or self.max_parts < 0:
             raise ValueError(f'report:max_parts must be an integer >= 0, got {self.max_parts!r}')
+        self.rows_per_page = report_opt.get('rows_per_page', DEFAULT_ROWS_PER_PAGE)
+        if isinstance(self.rows_per_page, bool) or not isinstance(self.rows_per_page, int) or self.rows_per_page < 1:
+            raise ValueError(f'report:rows_per_page must be an integer >= 1, got {self.rows_per_page!r}')
 
     def record_path(self, name):
         """Path of the JSON record of image ``name``."""
@@ -279,12 +377,13 @@ class DetectRun(StageOneRun):
         result = detect_pair(self.detector, item, images)
         parts = measure_parts(result.mask, result.adjusted)
         shape = result.mask.shape
-        pictures = self.outputs.save_maps(item.name, result, images['gan'])
+        pictures = self.outputs.save_maps(item.name, result, images['gan'], self.pictures)
         pictures.update(lr=self.lr_picture(item, shape, lq), mse=self.pictures.image('mse', item.name, images['mse']),
-                        heat=self.pictures.heatmap('heat', item.name, result.contrast, shape))
+                        heat=self.pictures.heatmap('heat', item.name, result.adjusted, shape))
         crops = self.pictures.crops(item.name, parts[:self.max_parts], {'gan': images['gan'], 'mse': images['mse']},
                                     {'gan': result.mask})
-        record = dict(image=item.name, **mask_figures(result.mask, parts), part_list=part_records(parts, crops),
+        record = dict(image=item.name, **mask_figures(result.mask, parts), **map_figures(result),
+                      part_list=part_records(parts, crops),
                       inputs={'mse': item.sr_paths['mse'], 'gan': item.sr_paths['gan'], 'lq': item.lq_path},
                       pictures=pictures)
         write_text(self.record_path(item.name), json.dumps(record, indent=1))
@@ -293,32 +392,48 @@ class DetectRun(StageOneRun):
     def report_row(self, record):
         """The row of an image on the report page."""
         pictures = record['pictures']
-        panels = [Panel('LR (nearest-neighbour x scale)', pictures['lr'])] if pictures['lr'] else []
-        panels += [Panel('MSE-SR', pictures['mse']),
-                   Panel('GAN-SR, artifact mask outlined', pictures['overlay']),
-                   Panel('contrast c (red = low = likely artifact)', pictures['heat'])]
-        if pictures['seg']:
-            panels.append(Panel('semantic classes (ADE20K)', pictures['seg']))
+        size = (record['width'], record['height'])
+        titles = [('lr', 'LR (nearest-neighbour x scale)'), ('mse', 'MSE-SR'),
+                  ('overlay', 'GAN-SR, artifact mask outlined'), ('heat', HEAT_TITLE), ('seg', 'classes (ADE20K)')]
+        panels = [ReportPictures.panel(title, pictures[key], size) for key, title in titles if pictures.get(key)]
         facts = [('size', f'{record["width"]}x{record["height"]}'),
                  ('artifact pixels', f'{record["artifact_pixels"]} ({100 * record["fraction"]:.3g} %)'),
                  ('parts', record['parts']), ('severity', record['severity'])]
+        if top_classes_text(record.get('classes')):
+            facts.append(('artifacts in', top_classes_text(record['classes'])))
         parts = part_views(record['part_list'], {'gan': 'GAN-SR', 'mse': 'MSE-SR'})
-        return ReportRow(record['image'], record['severity'], facts, panels, parts)
+        return ReportRow(record['image'], record['severity'], facts, panels, parts, record.get('classes') or [])
+
+    def summary(self, records, failures):
+        """The run-level figures of the summary table (:data:`DETECT_SUMMARY_FIELDS`)."""
+        image_pixels = sum(record['height'] * record['width'] for record in records)
+        artifact_pixels = sum(record['artifact_pixels'] for record in records)
+        segmenter = self.detector.opt['segmenter'] or {'type': 'none'}
+        return {'images_found': len(self.items) + len(self.input_failures), 'images': len(records),
+                'images_failed': len(failures), 'images_with_artifacts': sum(record['parts'] > 0 for record in records),
+                'artifact_pixels': artifact_pixels,
+                'artifact_percent': 100 * artifact_pixels / image_pixels if image_pixels else None,
+                'parts': sum(record['parts'] for record in records), 'threshold': self.detector.opt['threshold'],
+                'min_area': self.detector.opt['min_area'],
+                'segmenter': ' '.join(str(value) for value in (segmenter.get('type'), segmenter.get('model_path'))
+                                      if value)}
 
     def write_run_outputs(self, failures):
         """Write ``summary.csv`` and ``index.html`` from the records of all finished images."""
         records = self.read_records(failures)
-        write_text(os.path.join(self.run_root, 'summary.csv'), csv_text(SUMMARY_FIELDS, records))
-        summary = [('images found', len(self.items) + len(self.input_failures)), ('images examined', len(records)),
-                   ('images skipped (errors)', len(failures)),
-                   ('images with artifacts', sum(record['parts'] > 0 for record in records)),
-                   ('artifact pixels, all images', sum(record['artifact_pixels'] for record in records))]
+        write_text(os.path.join(self.run_root, 'summary.csv'), csv_text(SUMMARY_FIELDS, [
+            dict(record, class_areas=class_areas_text(record.get('classes'))) for record in records]))
+        threshold = self.detector.opt['threshold']
+        header = [('Summary', summary_table(self.summary(records, failures), DETECT_SUMMARY_FIELDS)),
+                  threshold_block({'GAN-SR': records}, threshold), class_block({'GAN-SR': records})]
         notes = ['Each row: the LR input when known, the MSE-SR and GAN-SR results, the GAN-SR result with the '
-                 'detected artifact parts outlined in red, and the contrast map c of DeSRA (Eq. 7; the border of '
-                 'window_size // 2 pixels, where it is not computed, is black). Crops: GAN-SR (mask outlined) '
-                 'beside MSE-SR.',
+                 'detected artifact parts outlined in red, the semantics-adjusted contrast map of DeSRA (Eq. 9, the '
+                 'map the mask is thresholded on; the border of window_size // 2 pixels, where it is not computed, '
+                 'is black) and, with a segmenter, the ADE20K classes of the GAN-SR result. Crops: GAN-SR (mask '
+                 'outlined) beside MSE-SR.',
                  f'Detector options: {json.dumps(self.opt["detector"])}']
         write_report(os.path.join(self.run_root, 'index.html'), f'DeSRA artifact detection: {self.opt["name"]}',
-                     [self.report_row(record) for record in records], summary, notes, failures)
+                     [self.report_row(record) for record in records], header=[block for block in header if block],
+                     legend=heat_legend(threshold), notes=notes, failures=failures, rows_per_page=self.rows_per_page)
         self.logger.info(f'summary: {os.path.join(self.run_root, "summary.csv")}; '
                          f'report: {os.path.join(self.run_root, "index.html")}')

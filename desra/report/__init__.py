@@ -1,11 +1,19 @@
 """Visual reports of detection and fine-tuning evaluation runs: static ``index.html`` pages with PNG pictures."""
-from .html import Panel, PartView, ReportRow, render_report, write_report
+from .charts import colour_bar_svg, threshold_plot_svg
+from .figures import (CURVE_THRESHOLDS, below_threshold_curve, class_figures, class_name, pooled_curve,
+                      total_class_figures)
+from .html import (DEFAULT_ROWS_PER_PAGE, Panel, PartView, ReportRow, class_table, render_pages, render_report,
+                   summary_table, write_report)
 from .palette import ADE20K_PALETTE, colorize_labels
 from .parts import SEVERITY_DEFINITION, ArtifactPart, crop_box, measure_parts, strength_map
-from .views import ReportPictures, contrast_heatmap, outline_mask, save_rgb, to_uint8, upscale_nearest, write_part_crops
+from .views import (ReportPictures, contrast_heatmap, difference_map, heat_colors, outline_mask, part_crops, save_rgb,
+                    thumbnail, thumbnail_path, to_uint8, upscale_nearest)
 
 __all__ = [
-    'Panel', 'PartView', 'ReportRow', 'render_report', 'write_report', 'ADE20K_PALETTE', 'colorize_labels',
-    'SEVERITY_DEFINITION', 'ArtifactPart', 'crop_box', 'measure_parts', 'strength_map', 'contrast_heatmap',
-    'outline_mask', 'ReportPictures', 'save_rgb', 'to_uint8', 'upscale_nearest', 'write_part_crops'
+    'colour_bar_svg', 'threshold_plot_svg', 'CURVE_THRESHOLDS', 'below_threshold_curve', 'class_figures',
+    'class_name', 'pooled_curve', 'total_class_figures', 'DEFAULT_ROWS_PER_PAGE', 'Panel', 'PartView', 'ReportRow',
+    'class_table', 'render_pages', 'render_report', 'summary_table', 'write_report', 'ADE20K_PALETTE',
+    'colorize_labels', 'SEVERITY_DEFINITION', 'ArtifactPart', 'crop_box', 'measure_parts', 'strength_map',
+    'ReportPictures', 'contrast_heatmap', 'difference_map', 'heat_colors', 'outline_mask', 'part_crops', 'save_rgb',
+    'thumbnail', 'thumbnail_path', 'to_uint8', 'upscale_nearest'
 ]
