@@ -9,11 +9,13 @@ Bad images are reported and skipped (exit status 1); a rerun continues where the
 import desra  # noqa: F401  (basicsr compatibility and registrations)
 from desra.detection.finetune_eval import FinetuneEvalRun
 from desra.utils.cli import run_main
+from desra.utils.img_io import set_max_image_pixels
 from desra.utils.options import parse_command_options
 
 
 def main(args=None):
     opt, _ = parse_command_options(__doc__.splitlines()[0], args=args)
+    set_max_image_pixels(opt)
     return FinetuneEvalRun(opt).run()
 
 

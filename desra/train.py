@@ -40,13 +40,15 @@ import torch
 import desra  # noqa: F401,I001  (must precede basicsr: compatibility shim, registrations)
 from basicsr.data import build_dataloader, build_dataset
 from basicsr.models import build_model
-from basicsr.utils import (AvgTimer, MessageLogger, get_env_info, get_root_logger, get_time_str, init_tb_logger,
-                           make_exp_dirs, mkdir_and_rename, scandir, set_random_seed)
+from basicsr.utils import (AvgTimer, MessageLogger, get_env_info, get_root_logger, init_tb_logger, make_exp_dirs,
+                           mkdir_and_rename, scandir, set_random_seed)
 from basicsr.utils.options import copy_opt_file, dict2str, parse_options
 
 from desra.data.deterministic_sampler import DeterministicSampler
-from desra.utils.checkpoint import save_checkpoint_file
+from desra.utils.batch import new_log_file
+from desra.utils.checkpoint import CorruptCheckpointError, load_checkpoint_file, save_checkpoint_file
 from desra.utils.cli import run_main
+from desra.utils.img_io import remove_stale_temp_files
 from desra.utils.options import ROOT_PATH, check_num_gpu
 
 
@@ -85,17 +87,36 @@ def preserved_rng_states():
 
 
 def find_resume_state(opt):
-    """The training state to resume from: ``path:resume_state``, or with ``--auto_resume`` the latest
-    ``<iter>.state`` in ``experiments/<name>/training_states``; None to start afresh."""
+    """The training state to resume from: ``path:resume_state``, or with ``--auto_resume`` the latest complete
+    ``<iter>.state`` in ``experiments/<name>/training_states``; None to start afresh.
+
+    With ``--auto_resume``, the temporary files that a killed run left in ``experiments/<name>/`` are removed first,
+    and a state that does not load (empty, truncated) is passed over for the previous one.
+
+    Returns:
+        tuple[str | None, list[str]]: The state file, and one message per state file passed over or temporary file
+        removed (for the log).
+    """
     if opt['path'].get('resume_state'):
-        return opt['path']['resume_state']
+        return opt['path']['resume_state'], []
     state_dir = opt['path']['training_states']
+    notes = []
     if opt['auto_resume'] and osp.isdir(state_dir):
+        notes += [f'removed {path}, a temporary file of an interrupted run'
+                  for path in remove_stale_temp_files(opt['path']['experiments_root'])]
         iters = [int(name[:-len('.state')]) for name in scandir(state_dir, suffix='.state')
                  if name[:-len('.state')].isdigit()]
+        for current_iter in sorted(iters, reverse=True):
+            path = osp.join(state_dir, f'{current_iter}.state')
+            try:
+                load_checkpoint_file(path)
+            except CorruptCheckpointError as error:
+                notes.append(f'passed over {error}; falling back to the previous state')
+                continue
+            return path, notes
         if iters:
-            return osp.join(state_dir, f'{max(iters)}.state')
-    return None
+            notes.append(f'no complete training state in {state_dir}: training starts afresh')
+    return None, notes
 
 
 def create_dataloaders(opt, logger):
@@ -154,16 +175,18 @@ def train_pipeline(root_path):
     opt['root_path'] = root_path
     torch.backends.cudnn.benchmark = True
 
-    resume_path = find_resume_state(opt)
+    resume_path, resume_notes = find_resume_state(opt)
     if resume_path is None:
         make_exp_dirs(opt)
         if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name'] and opt['rank'] == 0:
             mkdir_and_rename(osp.join(root_path, 'tb_logger', opt['name']))
     copy_opt_file(args.opt, opt['path']['experiments_root'])
-    log_file = osp.join(opt['path']['log'], f'train_{opt["name"]}_{get_time_str()}.log')
+    log_file = new_log_file(opt['path']['log'], f'train_{opt["name"]}')
     logger = get_root_logger(logger_name='basicsr', log_level=logging.INFO, log_file=log_file)
     logger.info(get_env_info())
     logger.info(dict2str(opt))
+    for note in resume_notes:
+        logger.warning(note)
     tb_logger = None
     if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name']:
         tb_logger = init_tb_logger(log_dir=osp.join(root_path, 'tb_logger', opt['name']))
@@ -171,7 +194,7 @@ def train_pipeline(root_path):
     train_loader, train_sampler, val_loaders = create_dataloaders(opt, logger)
     resume_state = None
     if resume_path is not None:
-        resume_state = torch.load(resume_path, map_location='cpu', weights_only=True)
+        resume_state = load_checkpoint_file(resume_path)
         for key in ('pretrain_network_g', 'pretrain_network_d'):  # the state holds the weights
             opt['path'][key] = None
     model = build_model(opt)
