@@ -97,8 +97,9 @@ def check_image_header(path):
                 image_format = img.format
                 if width * height <= limit and image_format == 'JPEG' and not _ends_with_jpeg_eoi(path):
                     img.load()  # no end-of-image marker: decode strictly (trailing bytes after a whole image pass)
-    except Image.DecompressionBombError as error:
-        raise ImageReadError(f'{path}: {error}; above the limit of {limit} pixels (max_image_pixels)') from None
+    except Image.DecompressionBombError:  # PIL's own check, at twice its limit (>= ours, see set_max_image_pixels)
+        raise ImageReadError(f'{path}: its header declares more than {2 * Image.MAX_IMAGE_PIXELS} pixels, above the '
+                             f'limit of {limit} pixels; raise the option max_image_pixels to process it') from None
     except OSError as error:
         if 'truncated' in str(error).lower():
             raise ImageReadError(f'{path}: truncated image file (it ends before its image data: {error}); '
