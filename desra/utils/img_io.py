@@ -92,14 +92,18 @@ def check_image_header(path):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            try:
+                img = Image.open(path)
+            except Image.DecompressionBombError:  # PIL's own check (twice its limit, >= ours): read the size alone
+                pil_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+                try:
+                    img = Image.open(path)
+                finally:
+                    Image.MAX_IMAGE_PIXELS = pil_limit
+            with img:
                 width, height = img.size
-                image_format = img.format
-                if width * height <= limit and image_format == 'JPEG' and not _ends_with_jpeg_eoi(path):
+                if width * height <= limit and img.format == 'JPEG' and not _ends_with_jpeg_eoi(path):
                     img.load()  # no end-of-image marker: decode strictly (trailing bytes after a whole image pass)
-    except Image.DecompressionBombError:  # PIL's own check, at twice its limit (>= ours, see set_max_image_pixels)
-        raise ImageReadError(f'{path}: its header declares more than {2 * Image.MAX_IMAGE_PIXELS} pixels, above the '
-                             f'limit of {limit} pixels; raise the option max_image_pixels to process it') from None
     except OSError as error:
         if 'truncated' in str(error).lower():
             raise ImageReadError(f'{path}: truncated image file (it ends before its image data: {error}); '
