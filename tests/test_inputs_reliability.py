@@ -425,3 +425,18 @@ def test_stage2_scale_mismatch_names_the_lr_file(tmp_path):
     log = next((tmp_path / 'results' / 'build').glob('build_dataset_build_*.log')).read_text()
     assert f'skipped a: size mismatch at scale 4: LR {lr_path} is 6x10, so SR should be 24x40 (check the LR image ' \
            'and scale)' in log
+
+
+def test_stale_outputs_that_overlap_an_input_folder_are_not_deleted(tmp_path):
+    detection_run_for_build(tmp_path / 'detect', ('a',))
+    out = tmp_path / 'results' / 'build'
+    assert build_dataset.main(build_args(tmp_path)) == 0
+    args = build_args(tmp_path, feather_sigma=2)
+    opt = yaml.safe_load(open(args[1]))
+    opt['datasets']['build']['dataroot_lq'] = str(out / 'lq')  # an input inside the outputs to delete
+    with open(args[1], 'w') as f:
+        yaml.safe_dump(opt, f)
+    with pytest.raises(ValueError, match=rf'{out / "lq"} holds outputs made with other options, but it overlaps the '
+                                         'input folder .*refusing to delete it'):
+        build_dataset.main(args)
+    assert (out / 'lq' / 'a.png').is_file()

@@ -4,7 +4,6 @@ See ``desra/build_dataset.py`` for the options, inputs and outputs.
 """
 import json
 import os
-import shutil
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -13,7 +12,8 @@ from desra.data.aligned_crop import LQWindow, artifact_windows
 from desra.data.pseudo_gt import mask_to_hr, pseudo_gt_image
 from desra.detection.pairs import collect_items
 from desra.metrics.detection_metrics import DEFAULT_BORDER, load_mask
-from desra.utils.batch import describe_changes, finish, get_command_logger, json_form, require_images, run_batch
+from desra.utils.batch import (describe_changes, finish, get_command_logger, json_form, remove_output_folder,
+                               require_images, run_batch)
 from desra.utils.image_names import Failure, index_folder, meta_info_name_problem
 from desra.utils.img_io import read_image, write_image, write_text
 
@@ -141,7 +141,7 @@ class DatasetBuilder:
             self.logger.warning(f'the samples in {self.run_root} were built with other settings ({changes}): '
                                 'deleted, every image is built again')
             for folder in folders:
-                shutil.rmtree(folder, ignore_errors=True)
+                remove_output_folder(folder, [self.roots[key] for key in REQUIRED_SOURCES])
         write_text(path, json.dumps(current, indent=1))
 
     def select(self):

@@ -112,6 +112,11 @@ class SRCache:
                           'param_key': paths.get(f'param_key_{role}', 'auto'), 'scale': self.opt.get('scale'),
                           'tile': self.opt.get('tile')})
 
+    def input_folders(self):
+        """The ``dataroot_*`` folders of the command's datasets."""
+        return [value for dataset in (self.opt.get('datasets') or {}).values() if isinstance(dataset, dict)
+                for key, value in dataset.items() if key.startswith('dataroot') and isinstance(value, str)]
+
     def discard_stale(self, run_root, logger):
         """Delete the cached results of each role whose network options or weights differ from those that made them.
 
@@ -131,7 +136,7 @@ class SRCache:
                     changes = '; '.join(describe_changes(earlier, current)) if earlier else 'not recorded'
                     logger.warning(f'{folder} holds results of other network_{role} options or weights ({changes}): '
                                    'deleted, they are made again')
-                    shutil.rmtree(folder)
+                    remove_output_folder(folder, self.input_folders())
                 if earlier != current:
                     write_text(stamp, json.dumps(current, indent=1))
         if self.opt['dist']:
@@ -209,6 +214,21 @@ def describe_changes(old, new, prefix=''):
             short = [json.dumps(v) if len(json.dumps(v)) <= 40 else '...' for v in (before, after)]
             changes.append(f'{prefix}{key}: {short[0]} -> {short[1]}')
     return changes
+
+
+def remove_output_folder(folder, input_folders):
+    """Delete ``folder``, a run's own output folder, unless it is, holds or lies inside one of ``input_folders``.
+
+    Raises:
+        ValueError: ``folder`` overlaps an input folder (nothing is deleted; the message names both).
+    """
+    real = os.path.realpath(folder)
+    for input_folder in filter(None, input_folders):
+        other = os.path.realpath(input_folder)
+        if os.path.commonpath([real, other]) in (real, other):
+            raise ValueError(f'{folder} holds outputs made with other options, but it overlaps the input folder '
+                             f'{input_folder}: refusing to delete it; use separate input and output folders')
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def shard(items, opt):
