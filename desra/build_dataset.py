@@ -18,7 +18,11 @@ Outputs in ``<results_root>/<name>/``, one PNG name shared by the three folders 
 * ``lq/``: the LR image (or crop), file depth and channels as read;
 * ``gt/``: the pseudo-GT (:mod:`desra.data.pseudo_gt`), 16-bit when an SR input is;
 * ``mask/``: the artifact mask at HR size, 0/255 uint8;
-* ``meta_info.txt``: this run's sample names, one per line: ``meta_info_file`` of ``DeSRADataset``;
+* ``meta_info.txt``: this run's sample names, one per line: ``meta_info_file`` of ``DeSRADataset``. A name may hold
+  spaces; one that cannot be a line (a line break or other control character, surrounding whitespace, a leading
+  ``#``) is refused with a message, the image's other outputs are not written;
+* ``build_settings.json``: the ``scale``, ``manual_seed`` and ``build:`` settings of the samples; a rerun with other
+  settings deletes the samples and builds them again, and says so;
 * ``build_dataset_<name>_<time>.log``.
 
 An image whose mask has at least ``min_artifact_pixels`` artifact pixels is used; of the others, a share
@@ -28,7 +32,8 @@ largest artifact parts (:func:`~desra.data.aligned_crop.artifact_windows`), name
 
 An image that cannot be used (unreadable, missing counterpart, sizes that do not fit) is reported with its files
 and the run goes on; the exit status is then 1 (2 for bad options or folders). Outputs are written atomically and an
-image whose outputs all exist is skipped (unless ``overwrite: true``), so rerunning an interrupted build continues it.
+image whose outputs all exist and are newer than its inputs is skipped (unless ``overwrite: true``), so rerunning an
+interrupted build continues it, and an image whose mask or SR images changed since is built again.
 """
 import desra  # noqa: F401  (basicsr compatibility and registrations)
 from desra.data.dataset_builder import DatasetBuilder

@@ -44,13 +44,15 @@ import torch
 import desra  # noqa: F401,I001  (must precede basicsr: compatibility shim, registrations)
 from basicsr.data import build_dataloader, build_dataset
 from basicsr.models import build_model
-from basicsr.utils import (AvgTimer, MessageLogger, get_env_info, get_root_logger, get_time_str, init_tb_logger,
-                           init_wandb_logger, scandir, set_random_seed)
+from basicsr.utils import (AvgTimer, MessageLogger, get_env_info, get_root_logger, init_tb_logger, init_wandb_logger,
+                           scandir, set_random_seed)
 from basicsr.utils.options import copy_opt_file, dict2str
 
 from desra.data.deterministic_sampler import DeterministicSampler
-from desra.utils.checkpoint import save_checkpoint_file
+from desra.utils.batch import new_log_file
+from desra.utils.checkpoint import CorruptCheckpointError, load_checkpoint_file, save_checkpoint_file
 from desra.utils.cli import run_main
+from desra.utils.img_io import remove_stale_temp_files
 from desra.utils.option_schema import OptionError
 from desra.utils.options import parse_command_options
 from desra.utils.preflight import check_inputs_exist
@@ -91,17 +93,37 @@ def preserved_rng_states():
 
 
 def find_resume_state(opt):
-    """The training state to resume from: ``path:resume_state``, or with ``--auto_resume`` the latest
-    ``<iter>.state`` in ``experiments/<name>/training_states``; None to start afresh."""
+    """The training state to resume from: ``path:resume_state``, or with ``--auto_resume`` the latest complete
+    ``<iter>.state`` in ``experiments/<name>/training_states``; None to start afresh.
+
+    With ``--auto_resume``, the temporary files that a killed run left in ``experiments/<name>/`` are removed first,
+    and a state that does not load (empty, truncated) is passed over for the previous one.
+
+    Returns:
+        tuple[str | None, dict | None, list[str]]: The state file, the state loaded from it (on the CPU), and one
+        message per state file passed over or temporary file removed (for the log).
+
+    Raises:
+        CorruptCheckpointError: ``path:resume_state`` names a file that does not load.
+    """
     if opt['path'].get('resume_state'):
-        return opt['path']['resume_state']
+        return opt['path']['resume_state'], load_checkpoint_file(opt['path']['resume_state']), []
     state_dir = opt['path']['training_states']
+    notes = []
     if opt['auto_resume'] and osp.isdir(state_dir):
+        notes += [f'removed {path}, a temporary file of an interrupted run'
+                  for path in remove_stale_temp_files(opt['path']['experiments_root'])]
         iters = [int(name[:-len('.state')]) for name in scandir(state_dir, suffix='.state')
                  if name[:-len('.state')].isdigit()]
+        for current_iter in sorted(iters, reverse=True):
+            path = osp.join(state_dir, f'{current_iter}.state')
+            try:
+                return path, load_checkpoint_file(path), notes
+            except CorruptCheckpointError as error:
+                notes.append(f'passed over {error}; falling back to the previous state')
         if iters:
-            return osp.join(state_dir, f'{max(iters)}.state')
-    return None
+            notes.append(f'no complete training state in {state_dir}: training starts afresh')
+    return None, None, notes
 
 
 def create_dataloaders(opt, logger):
@@ -171,13 +193,16 @@ def make_training_folders(opt, resuming):
         os.makedirs(paths['tb_logger'], exist_ok=True)
 
 
-def init_loggers(opt, option_file):
-    """The log file in ``experiments/<name>/``, and the tensorboard writer (rank 0, ``use_tb_logger``) with wandb
-    syncing it when ``logger:wandb:project`` is set (as basicsr: wandb first, then tensorboard)."""
-    log_file = osp.join(opt['path']['log'], f'train_{opt["name"]}_{get_time_str()}.log')
+def init_loggers(opt, option_file, notes=()):
+    """The log file in ``experiments/<name>/`` (a new one per run, :func:`~desra.utils.batch.new_log_file`), with
+    ``notes`` logged as warnings, and the tensorboard writer (rank 0, ``use_tb_logger``) with wandb syncing it when
+    ``logger:wandb:project`` is set (as basicsr: wandb first, then tensorboard)."""
+    log_file = new_log_file(opt['path']['log'], f'train_{opt["name"]}')
     logger = get_root_logger(logger_name='basicsr', log_level=logging.INFO, log_file=log_file)
     logger.info(get_env_info())
     logger.info(dict2str(opt))
+    for note in notes:
+        logger.warning(note)
     copy_opt_file(option_file, opt['path']['experiments_root'])
     if not opt['logger'].get('use_tb_logger') or 'debug' in opt['name']:
         return logger, None
@@ -197,15 +222,13 @@ def train_pipeline(root_path=None, args=None):
                                         preflight=False)
     torch.backends.cudnn.benchmark = True
 
-    resume_path = find_resume_state(opt)
+    resume_path, resume_state, resume_notes = find_resume_state(opt)
     check_inputs_exist(opt, 'train', parsed.opt, resuming=resume_path is not None)
     make_training_folders(opt, resuming=resume_path is not None)
-    logger, tb_logger = init_loggers(opt, parsed.opt)
+    logger, tb_logger = init_loggers(opt, parsed.opt, resume_notes)
 
     train_loader, train_sampler, val_loaders = create_dataloaders(opt, logger)
-    resume_state = None
     if resume_path is not None:
-        resume_state = torch.load(resume_path, map_location='cpu', weights_only=True)
         for key in ('pretrain_network_g', 'pretrain_network_d'):  # the state holds the weights
             opt['path'][key] = None
     model = build_model(opt)

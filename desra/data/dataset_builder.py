@@ -2,8 +2,9 @@
 
 See ``desra/build_dataset.py`` for the options, inputs and outputs.
 """
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -11,14 +12,17 @@ from desra.data.aligned_crop import LQWindow, artifact_windows
 from desra.data.pseudo_gt import mask_to_hr, pseudo_gt_image
 from desra.detection.pairs import collect_items
 from desra.metrics.detection_metrics import DEFAULT_BORDER, load_mask
-from desra.utils.batch import finish, get_command_logger, run_batch
-from desra.utils.image_names import Failure, index_folder
+from desra.utils.batch import (describe_changes, finish, get_command_logger, json_form, remove_output_folder,
+                               require_images, run_batch)
+from desra.utils.image_names import Failure, index_folder, meta_info_name_problem
 from desra.utils.img_io import read_image, write_image, write_text
 
 #: Options of ``datasets: build:`` that must be set.
 REQUIRED_SOURCES = ('dataroot_mask', 'dataroot_mse', 'dataroot_gan', 'dataroot_lq')
 #: The output folders in the run folder.
 OUTPUT_FOLDERS = ('lq', 'gt', 'mask')
+#: File in the run folder recording the :class:`BuildSettings` that made the samples.
+SETTINGS_FILE = 'build_settings.json'
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,9 @@ class DatasetBuilder:
             raise ValueError('build_dataset runs in one process: start it without torchrun / --launcher')
         self.logger = get_command_logger(opt, 'build_dataset')
         self.items, self.failures, _ = collect_items(dataset_opt, self.run_root)
+        require_images(len(self.items) + len(self.failures), ', '.join(
+            f'{key} {dataset_opt[key]}' for key in ('dataroot_mse', 'dataroot_gan', 'meta_info_file')
+            if dataset_opt.get(key)))
         self.mask_paths, mask_failures = index_folder(dataset_opt['dataroot_mask'], 'mask')
         self.failures += mask_failures
         self.roots = dataset_opt
@@ -117,12 +124,41 @@ class DatasetBuilder:
         """The image's mask file (ValueError when there is none)."""
         return self._counterpart(item, self.mask_paths.get(item.name), 'dataroot_mask', 'mask')
 
+    def discard_stale_samples(self):
+        """Delete the samples of an earlier build with other settings (``build_settings.json`` differs) and record
+        the current settings; the change is logged."""
+        path = os.path.join(self.run_root, SETTINGS_FILE)
+        current = json_form(asdict(self.settings))
+        earlier = None
+        if os.path.isfile(path):
+            with open(path, encoding='utf-8') as f:
+                earlier = json.load(f)
+        if earlier == current:
+            return
+        folders = [os.path.join(self.run_root, folder) for folder in OUTPUT_FOLDERS]
+        if earlier is not None or any(os.path.isdir(folder) for folder in folders):
+            changes = '; '.join(describe_changes(earlier, current)) if earlier else f'no {SETTINGS_FILE}'
+            self.logger.warning(f'the samples in {self.run_root} were built with other settings ({changes}): '
+                                'deleted, every image is built again')
+            for folder in folders:
+                remove_output_folder(folder, [self.roots[key] for key in REQUIRED_SOURCES])
+        write_text(path, json.dumps(current, indent=1))
+
     def select(self):
-        """The items to build: those with artifacts, plus the chosen negatives; failures recorded."""
+        """The items to build: those with artifacts, plus the chosen negatives; failures recorded.
+
+        An image whose name cannot be a line of ``meta_info.txt`` (a line break, surrounding whitespace...; see
+        :func:`~desra.utils.image_names.meta_info_name_problem`) is refused.
+        """
         with_artifacts, artifact_free = [], []
         already_failed = {failure.name for failure in self.failures}  # e.g. two masks share the name
         for item in self.items:
             if item.name in already_failed:
+                continue
+            problem = meta_info_name_problem(item.name)
+            if problem:
+                self.failures.append(Failure(item.name, f'{item.sr_paths["gan"]}: this name cannot be listed in '
+                                                        f'meta_info.txt ({problem}); rename the file'))
                 continue
             try:
                 pixels = int(load_mask(self.mask_path(item)).sum())
@@ -150,7 +186,13 @@ class DatasetBuilder:
         lq = read_image(self._counterpart(item, item.lq_path, 'dataroot_lq', 'LR image'))
         hr_shape = (lq.shape[0] * self.settings.scale, lq.shape[1] * self.settings.scale)
         mask_path = self.mask_path(item)
-        mask = mask_to_hr(load_mask(mask_path), hr_shape, self.settings.mask_border, mask_path)
+        mask = load_mask(mask_path)
+        try:
+            mask = mask_to_hr(mask, hr_shape, self.settings.mask_border, mask_path)
+        except ValueError as error:  # SR images and masks agree, as a rule: the LR image or the scale is wrong
+            raise ValueError(f'size mismatch at scale {self.settings.scale}: LR {item.lq_path} is {lq.shape[0]}x'
+                             f'{lq.shape[1]}, so SR should be {hr_shape[0]}x{hr_shape[1]} (check the LR image and '
+                             f'scale); {error}') from None
         if self.settings.crop_enabled:
             windows = artifact_windows(mask, lq.shape[:2], self.settings.gt_size // self.settings.scale,
                                        self.settings.scale, self.settings.max_crops_per_image)
@@ -160,7 +202,9 @@ class DatasetBuilder:
         return lq, mask, windows
 
     def is_done(self, item):
-        """Whether every output of the image exists (False when it cannot be planned: :meth:`process` reports).
+        """Whether every output of the image exists and is newer than its inputs (False when it cannot be planned:
+        :meth:`process` reports). A changed input (say, a mask of a detection rerun with another threshold) makes
+        the image be built again.
 
         Outside crop mode the sample name follows from the image's name alone, so nothing is read.
         """
@@ -171,8 +215,13 @@ class DatasetBuilder:
                 self.plan(item)  # the number of crops depends on the mask
             except ValueError:
                 return False
-        return all(os.path.isfile(os.path.join(self.run_root, folder, name))
-                   for folder in OUTPUT_FOLDERS for name in self._names[item.name])
+        outputs = [os.path.join(self.run_root, folder, name) for folder in OUTPUT_FOLDERS
+                   for name in self._names[item.name]]
+        if not all(os.path.isfile(path) for path in outputs):
+            return False
+        inputs = [item.lq_path, self.mask_paths.get(item.name), item.sr_paths['mse'], item.sr_paths['gan']]
+        newest_input = max(os.stat(path).st_mtime_ns for path in inputs if path and os.path.isfile(path))
+        return min(os.stat(path).st_mtime_ns for path in outputs) >= newest_input
 
     def process(self, item):
         """Write the samples of one image: LR, pseudo-GT and mask crops.
@@ -198,6 +247,7 @@ class DatasetBuilder:
 
     def run(self):
         """Build the dataset and ``meta_info.txt``; return the exit status (0, or 1 when an image failed)."""
+        self.discard_stale_samples()
         chosen = self.select()
         self.failures += run_batch(chosen, self.process, self.is_done, self.opt, self.logger, 'build')
         failed = {failure.name for failure in self.failures}

@@ -10,7 +10,8 @@ Outputs under the run folder (``<img>`` = the image's relative path without exte
 * ``sr_mse/``, ``sr_gan/``, ``sr_finetuned/``: the SR results (``<img>.png``), reused by reruns;
 * ``detect_gan/``, ``detect_finetuned/``: ``masks/``, ``contrast/``, ``adjusted/``, ``seg/``, ``overlays/`` of
   each result, as the detect command writes them;
-* ``records/<img>.json``: the image's figures; written last, so a rerun skips images that have one;
+* ``records/<img>.json``: the image's figures; written last, so a rerun skips images that have one, unless it was
+  made with other options or inputs (``made_with``, see :mod:`desra.detection.runner`);
 * ``finetune_eval.csv``: one line per image (:data:`CSV_FIELDS`);
 * ``finetune_eval.json``: ``summary`` (totals, :func:`~desra.metrics.finetune_metrics.summarize_finetune`),
   ``images`` (the CSV lines) and ``failures``; undefined or infinite numbers are ``null``;
@@ -73,8 +74,9 @@ class FinetuneEvalRun(StageOneRun):
                         for role in ('gan', 'finetuned')}
 
     def is_done(self, item):
-        """Whether the image was finished by an earlier run (its record exists; it is written last)."""
-        return os.path.isfile(self.record_path(item.name))
+        """Whether the image was finished by an earlier run with the same options and inputs (its record exists, it
+        is written last, and its ``made_with`` is current)."""
+        return self.record_changes(item) == []
 
     def detect(self, item, images, role):
         """Stage 1 on (MSE-SR, ``role``'s result): write its outputs; return the result, parts and pictures."""
@@ -115,7 +117,8 @@ class FinetuneEvalRun(StageOneRun):
                       'mse': self.pictures.image('mse', item.name, images['mse']),
                       'diff': self.pictures.image('diff', item.name,
                                                   difference_map(images['gan'], images['finetuned'])),
-                      'before': before_pictures, 'after': after_pictures})
+                      'before': before_pictures, 'after': after_pictures},
+            made_with=self.made_with(item))
         write_text(self.record_path(item.name), json.dumps(record, indent=1))
 
     def report_row(self, record):

@@ -18,7 +18,11 @@ Outputs under the run folder ``<results_root>/<name>/`` (``<img>`` = the image's
   its pictures and their thumbnails; ``detect_<name>_<time>.log``.
 
 The mask is written last and atomically, so an image with a mask is finished and a rerun skips it (unless
-``overwrite: true``).
+``overwrite: true``). Each record keeps, under ``made_with``, the options and input files that shaped the image's
+outputs (``detector``, ``report: max_parts``, and the size and time of every input file); a rerun redoes, and says so
+in its log, every image whose record differs, so ``summary.csv`` and ``index.html`` only show outputs of the options
+they name. In LR mode the SR results are remade when the networks or weights changed
+(:meth:`~desra.utils.batch.SRCache.discard_stale`).
 """
 import csv
 import io
@@ -28,7 +32,8 @@ import os
 import numpy as np
 
 from desra.detection import ArtifactDetector
-from desra.utils.batch import SRCache, finish, gather_failures, get_command_logger, run_batch, shard
+from desra.utils.batch import (SRCache, describe_changes, file_identity, finish, gather_failures, get_command_logger,
+                               json_form, require_images, run_batch, shard)
 from desra.detection.pairs import collect_items
 from desra.report import (CURVE_THRESHOLDS, DEFAULT_ROWS_PER_PAGE, PartView, ReportPictures, ReportRow,
                           below_threshold_curve, class_figures, class_table, colorize_labels, colour_bar_svg,
@@ -283,12 +288,16 @@ class StageOneRun:
         if 'detector' not in opt:
             raise KeyError('option "detector:" (the Stage 1 settings) is missing')
         self.items, self.input_failures, lq_mode = collect_items(opt['datasets'][phase], self.run_root, roles)
+        require_images(len(self.items) + len(self.input_failures),
+                       ', '.join(f'{key} {value}' for key, value in opt['datasets'][phase].items()
+                                 if key.startswith('dataroot') or key == 'meta_info_file'))
         self.logger.info(f'{len(self.items)} images, SR results '
                          + (f'made from the LR images by network_{", network_".join(roles)}' if lq_mode
                             else 'read from dataroot_mse / dataroot_gan'))
         device = resolve_device(opt)
         self.sr_cache = SRCache(opt, roles, device) if lq_mode else None
         if self.sr_cache is not None:
+            self.sr_cache.discard_stale(self.run_root, self.logger)
             self.sr_cache.prepare(shard(self.items, opt), opt.get('overwrite', False))
         self.detector = ArtifactDetector(opt['detector'], device)
         if self.detector.segmenter is None:
@@ -305,6 +314,40 @@ class StageOneRun:
     def record_path(self, name):
         """Path of the JSON record of image ``name``."""
         return os.path.join(self.run_root, 'records', f'{name}.json')
+
+    def made_with(self, item):
+        """What shapes the outputs of an image (its record's ``made_with``): the detector options, the number of
+        parts with crops, and the identity (:func:`~desra.utils.batch.file_identity`) of each input file."""
+        inputs = {'lq': item.lq_path, **item.sr_paths}
+        return json_form({'detector': self.opt['detector'], 'max_parts': self.max_parts,
+                          'inputs': {role: [path, file_identity(path)] for role, path in inputs.items()}})
+
+    def record_changes(self, item):
+        """How the image's record differs from what a run now would make: None when there is no record, [] when it
+        is current, else the differences (:func:`~desra.utils.batch.describe_changes`)."""
+        if not os.path.isfile(self.record_path(item.name)):
+            return None
+        try:
+            with open(self.record_path(item.name), encoding='utf-8') as f:
+                earlier = json.load(f).get('made_with')
+        except (OSError, ValueError, AttributeError):
+            return ['record unreadable']
+        return describe_changes(earlier, self.made_with(item)) if earlier else ['options not recorded']
+
+    def log_stale(self):
+        """Log the images of this rank whose outputs were made with other options or inputs (they are redone)."""
+        if self.opt.get('overwrite', False):
+            return
+        stale = {}
+        for item in shard(self.items, self.opt):
+            changes = self.record_changes(item)
+            if changes:
+                stale[item.name] = changes
+        if stale:
+            changes = sorted({change for item_changes in stale.values() for change in item_changes})
+            self.logger.warning(f'{len(stale)} image(s) were made with other options or inputs and are redone: '
+                                f'{", ".join(list(stale)[:5])}{" ..." if len(stale) > 5 else ""} '
+                                f'({"; ".join(changes[:6])}{" ..." if len(changes) > 6 else ""})')
 
     def read_records(self, failures):
         """The records of the finished images, in image order, leaving out those that failed in this run (their
@@ -348,6 +391,7 @@ class StageOneRun:
 
     def run(self):
         """Process this rank's images, then (rank 0) the run-level outputs; return the exit status (0 or 1)."""
+        self.log_stale()
         failures = run_batch(self.items, self.process, self.is_done, self.opt, self.logger, self.command)
         failures = self.input_failures + gather_failures(failures, self.opt)
         if self.opt['rank'] == 0:
@@ -363,8 +407,9 @@ class DetectRun(StageOneRun):
         self.outputs = DetectionOutputs(self.run_root, self.run_root)
 
     def is_done(self, item):
-        """Whether the image was finished by an earlier run (its mask exists; it is written last)."""
-        return os.path.isfile(self.outputs.path('masks', item.name)) and os.path.isfile(self.record_path(item.name))
+        """Whether the image was finished by an earlier run with the same options and inputs (its mask exists, it is
+        written last, and its record's ``made_with`` is current)."""
+        return os.path.isfile(self.outputs.path('masks', item.name)) and self.record_changes(item) == []
 
     def process(self, item):
         """Detect the artifacts of one image and write all its outputs, the mask last.
@@ -385,7 +430,7 @@ class DetectRun(StageOneRun):
         record = dict(image=item.name, **mask_figures(result.mask, parts), **map_figures(result),
                       part_list=part_records(parts, crops),
                       inputs={'mse': item.sr_paths['mse'], 'gan': item.sr_paths['gan'], 'lq': item.lq_path},
-                      pictures=pictures)
+                      pictures=pictures, made_with=self.made_with(item))
         write_text(self.record_path(item.name), json.dumps(record, indent=1))
         self.outputs.save_mask(item.name, result.mask)
 

@@ -4,7 +4,8 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from desra.utils.img_io import ImageReadError, decode_image, encode_image, list_images, read_image, write_image
+from desra.utils.image_names import PER_IMAGE_ERRORS, capped_lines, failure_of
+from desra.utils.img_io import decode_image, encode_image, list_images, read_image, write_image
 
 #: Formats that cannot hold an alpha channel; RGBA inputs in them are written as PNG instead.
 NO_ALPHA_EXTENSIONS = ('.jpg', '.jpeg', '.bmp', '.ppm', '.pgm')
@@ -18,10 +19,10 @@ class FolderRunReport:
     failed: dict = field(default_factory=dict)  # relative path -> error message
 
     def summary(self):
-        """One line, then one line per failure."""
-        lines = [f'{len(self.written)} written, {len(self.skipped)} already done, {len(self.failed)} failed']
-        lines += [f'  FAILED {message}' for message in self.failed.values()]
-        return '\n'.join(lines)
+        """One line, then one line per failure (the first :data:`~desra.utils.image_names.MAX_LISTED_FAILURES`,
+        then a count)."""
+        line = f'{len(self.written)} written, {len(self.skipped)} already done, {len(self.failed)} failed'
+        return '\n'.join([line, capped_lines(list(self.failed.values()), indent='  FAILED ')]).rstrip()
 
 
 def output_name(path, has_alpha):
@@ -73,7 +74,9 @@ def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite
                    show_progress=True):
     """Super-resolve every image under ``input_root`` into ``output_root`` with the same relative names.
 
-    A file that cannot be read is recorded with its path and reason and the run goes on; outputs are written
+    A file that cannot be read (or is too large, truncated, or runs out of memory:
+    :data:`~desra.utils.image_names.PER_IMAGE_ERRORS`) is recorded with its path and reason and the run goes on;
+    outputs are written
     atomically, so an interrupted run is continued by running it again (existing outputs are skipped unless
     ``overwrite``).
 
@@ -88,9 +91,14 @@ def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite
 
     Returns:
         FolderRunReport
+
+    Raises:
+        ValueError: No file under ``input_root`` (when ``rel_paths`` is None).
     """
     if rel_paths is None:
         rel_paths = list_images(input_root, extensions=None)
+        if not rel_paths:
+            raise ValueError(f'{input_root}: no images found (datasets: test: dataroot_lq)')
     report = FolderRunReport()
     for rel_path in tqdm(rel_paths, desc=f'SR {os.path.basename(os.path.normpath(output_root))}', unit='img',
                          disable=not show_progress):
@@ -100,8 +108,9 @@ def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite
         input_path = os.path.join(input_root, rel_path)
         try:
             upscale_file(upsampler, input_path, os.path.join(output_root, rel_path), alpha_upsampler)
-        except ImageReadError as error:
-            report.failed[rel_path] = str(error)
+        except PER_IMAGE_ERRORS as error:
+            failure = failure_of(input_path, error)
+            report.failed[rel_path] = failure.message if isinstance(error, ValueError) else str(failure)
             continue
         report.written.append(rel_path)
     return report

@@ -1,12 +1,16 @@
 """What every batch command over images shares: the log, SR results made on demand, ranks, per-image failures.
 
-A batch processes each image independently. An image that cannot be processed (unreadable, sizes that do not
-match, too small...) raises ``ValueError`` with a message naming its files; the batch records it, goes on with the
-rest and reports all failures at the end. Under torchrun (``--launcher pytorch``) rank ``r`` of ``world_size``
-takes the images ``i`` with ``i % world_size == r`` and the failures of all ranks are gathered, so that rank 0 can
-write the run-level outputs and every rank exits with the same status.
+A batch processes each image independently. An image that cannot be processed (unreadable, too large, truncated,
+sizes that do not match, too small...) raises ``ValueError`` with a message naming its files (or a memory or decoder
+error, :data:`~desra.utils.image_names.PER_IMAGE_ERRORS`); the batch records it, goes on with the rest and reports
+all failures at the end (exit status 1, :mod:`desra.utils.cli`). Under torchrun (``--launcher pytorch``) rank ``r``
+of ``world_size`` takes the images ``i`` with ``i % world_size == r`` and the failures of all ranks are gathered, so
+that rank 0 can write the run-level outputs and every rank exits with the same status.
 """
+import json
+import logging
 import os
+import shutil
 import time
 
 import torch.distributed as dist
@@ -16,20 +20,66 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from desra.inference import build_upsampler, upscale_decoded
-from desra.utils.image_names import Failure
-from desra.utils.img_io import decode_image, read_image
+from desra.utils.image_names import PER_IMAGE_ERRORS, capped_lines, failure_of
+from desra.utils.img_io import decode_image, read_image, remove_stale_temp_files, write_text
+
+
+def new_log_file(folder, stem):
+    """Create and return ``<folder>/<stem>_<time>.log``, a file no other run has: when a run started in the same
+    second took that name, ``_2``, ``_3``, ... are appended (claimed with an exclusive create, so two processes never
+    share a file)."""
+    os.makedirs(folder, exist_ok=True)
+    base = os.path.join(folder, f'{stem}_{get_time_str()}')
+    for index in range(1, 10000):
+        path = f'{base}.log' if index == 1 else f'{base}_{index}.log'
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f'{base}.log: 9999 runs started in this second')
 
 
 def get_command_logger(opt, command):
-    """The ``desra`` logger of a command, writing to ``<run>/<command>_<name>_<time>.log`` on rank 0.
+    """The ``desra`` logger of a command, writing to its own ``<run>/<command>_<name>_<time>.log`` on rank 0
+    (:func:`new_log_file`).
 
-    Logs the environment and the options, as basicsr's commands do.
+    Logs the environment and the options, as basicsr's commands do. Rank 0 also removes the temporary files that a
+    killed run left in the run folder (:func:`~desra.utils.img_io.remove_stale_temp_files`) and logs them.
     """
-    log_file = os.path.join(opt['path']['run_root'], f'{command}_{opt["name"]}_{get_time_str()}.log')
-    logger = get_root_logger(logger_name='desra', log_file=log_file if opt['rank'] == 0 else None)
+    log_file = new_log_file(opt['path']['run_root'], f'{command}_{opt["name"]}') if opt['rank'] == 0 else None
+    logger = get_root_logger(logger_name='desra', log_file=log_file)
+    if log_file is not None:  # a second command in one process: basicsr keeps the first file; move to the new one
+        for handler in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:
+            if handler.baseFilename != os.path.abspath(log_file):
+                logger.removeHandler(handler)
+                handler.close()
+        if not any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+            file_handler = logging.FileHandler(log_file, 'w')
+            file_handler.setFormatter(logger.handlers[0].formatter)
+            logger.addHandler(file_handler)
+            logger.setLevel(logging.INFO)
     logger.info(get_env_info())
     logger.info(dict2str(opt))
+    if opt['rank'] == 0:
+        removed = remove_stale_temp_files(opt['path']['run_root'])
+        if removed:
+            logger.info(f'removed {len(removed)} temporary file(s) of an interrupted run:\n' + capped_lines(removed))
     return logger
+
+
+def require_images(count, sources):
+    """Refuse a run that found no image at all.
+
+    Args:
+        count (int): Images found (including those that cannot be used).
+        sources (str): Where they were looked for, for the message.
+
+    Raises:
+        ValueError: ``count`` is 0.
+    """
+    if count == 0:
+        raise ValueError(f'no images found in {sources}; check the dataroot options (and meta_info_file)')
 
 
 class SRCache:
@@ -52,6 +102,45 @@ class SRCache:
         self.roles = tuple(roles)
         self.device = device
         self._upsamplers = {}
+
+    def made_with(self, role):
+        """What shapes ``role``'s results: its network options, checkpoint file (path, size, time), param key,
+        scale and tile settings (as JSON)."""
+        paths = self.opt.get('path') or {}
+        weights = paths.get(f'pretrain_network_{role}')
+        return json_form({'network': self.opt.get(f'network_{role}'), 'weights': [weights, file_identity(weights)],
+                          'param_key': paths.get(f'param_key_{role}', 'auto'), 'scale': self.opt.get('scale'),
+                          'tile': self.opt.get('tile')})
+
+    def input_folders(self):
+        """The ``dataroot_*`` folders of the command's datasets."""
+        return [value for dataset in (self.opt.get('datasets') or {}).values() if isinstance(dataset, dict)
+                for key, value in dataset.items() if key.startswith('dataroot') and isinstance(value, str)]
+
+    def discard_stale(self, run_root, logger):
+        """Delete the cached results of each role whose network options or weights differ from those that made them.
+
+        ``<run_root>/sr_<role>/.made_with.json`` records :meth:`made_with` of the cached results; a cache without it
+        is from an older DeSRA and is also remade. Rank 0 works, the other ranks wait for it.
+        """
+        if self.opt['rank'] == 0:
+            for role in self.roles:
+                folder = os.path.join(run_root, f'sr_{role}')
+                stamp = os.path.join(folder, '.made_with.json')
+                current = self.made_with(role)
+                earlier = None
+                if os.path.isfile(stamp):
+                    with open(stamp, encoding='utf-8') as f:
+                        earlier = json.load(f)
+                if earlier != current and os.path.isdir(folder) and os.listdir(folder):
+                    changes = '; '.join(describe_changes(earlier, current)) if earlier else 'not recorded'
+                    logger.warning(f'{folder} holds results of other network_{role} options or weights ({changes}): '
+                                   'deleted, they are made again')
+                    remove_output_folder(folder, self.input_folders())
+                if earlier != current:
+                    write_text(stamp, json.dumps(current, indent=1))
+        if self.opt['dist']:
+            dist.barrier()
 
     def load_network(self, role):
         """The :class:`desra.inference.TiledUpsampler` of ``role``'s network, built on first call.
@@ -92,6 +181,56 @@ class SRCache:
         return lq
 
 
+def file_identity(path):
+    """``[size in bytes, modification time in ns]`` of a file, or None when there is none: what tells a rerun that
+    an input changed."""
+    try:
+        stat = os.stat(path)
+    except (OSError, TypeError):
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def json_form(value):
+    """``value`` as JSON reads it back (tuples become lists, ordered dicts plain dicts), for comparisons."""
+    return json.loads(json.dumps(value))
+
+
+def describe_changes(old, new, prefix=''):
+    """The keys whose values differ between two JSON-like dicts, as ``a.b: old -> new`` (``'...'`` for big values).
+
+    Returns:
+        list[str]
+    """
+    changes = []
+    old, new = old if isinstance(old, dict) else {}, new if isinstance(new, dict) else {}
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key), new.get(key)
+        if before == after:
+            continue
+        if isinstance(before, dict) and isinstance(after, dict):
+            changes += describe_changes(before, after, f'{prefix}{key}.')
+        else:
+            short = [json.dumps(v) if len(json.dumps(v)) <= 40 else '...' for v in (before, after)]
+            changes.append(f'{prefix}{key}: {short[0]} -> {short[1]}')
+    return changes
+
+
+def remove_output_folder(folder, input_folders):
+    """Delete ``folder``, a run's own output folder, unless it is, holds or lies inside one of ``input_folders``.
+
+    Raises:
+        ValueError: ``folder`` overlaps an input folder (nothing is deleted; the message names both).
+    """
+    real = os.path.realpath(folder)
+    for input_folder in filter(None, input_folders):
+        other = os.path.realpath(input_folder)
+        if os.path.commonpath([real, other]) in (real, other):
+            raise ValueError(f'{folder} holds outputs made with other options, but it overlaps the input folder '
+                             f'{input_folder}: refusing to delete it; use separate input and output folders')
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def shard(items, opt):
     """The items of this rank: every ``world_size``-th one from index ``rank``."""
     return items[opt['rank']::opt['world_size']]
@@ -102,7 +241,8 @@ def run_batch(items, process, is_done, opt, logger, desc):
 
     Args:
         items (list[ImageItem]): All images of the run (the rank takes its share).
-        process (callable): ``process(item)``; raises ``ValueError`` (naming the files) for an image it cannot use.
+        process (callable): ``process(item)``; raises ``ValueError`` (naming the files) for an image it cannot use
+            (or another of :data:`~desra.utils.image_names.PER_IMAGE_ERRORS`).
         is_done (callable): ``is_done(item)``: whether the image's outputs are complete from an earlier run.
         opt (dict): The command's options (``rank``, ``world_size``, ``overwrite``).
         logger (logging.Logger): Receives one warning per failure.
@@ -122,8 +262,8 @@ def run_batch(items, process, is_done, opt, logger, desc):
         for item in tqdm(todo, desc=desc, unit='img', disable=not todo):
             try:
                 process(item)
-            except ValueError as error:
-                failures.append(Failure(item.name, str(error)))
+            except PER_IMAGE_ERRORS as error:
+                failures.append(failure_of(item.name, error))
                 logger.warning(f'skipped {failures[-1]}')
     logger.info(f'{len(todo) - len(failures)} images processed in {time.time() - start:.1f} s')
     return failures
@@ -139,13 +279,14 @@ def gather_failures(failures, opt):
 
 
 def finish(failures, opt, logger):
-    """Log the failures of the whole run and return the exit status: 0 when none, 1 otherwise.
+    """Log the failures of the whole run (the first :data:`~desra.utils.image_names.MAX_LISTED_FAILURES`, then a
+    count; each was logged when it happened) and return the exit status: 0 when none, 1 otherwise.
 
     Under torchrun, waits until every rank (rank 0 writing the run-level outputs) got here, so that no rank's exit
     interrupts another.
     """
     if failures:
-        lines = '\n'.join(f'  - {failure}' for failure in failures)
+        lines = capped_lines([str(failure) for failure in failures])
         if opt['rank'] == 0:
             logger.error(f'{len(failures)} image(s) could not be processed and were skipped:\n{lines}')
     else:

@@ -9,6 +9,7 @@ Formats understood (all loaded with ``weights_only=True``):
 * keys prefixed by ``module.`` (saved from DataParallel / DistributedDataParallel).
 """
 import os
+import pickle
 from collections import OrderedDict
 
 import torch
@@ -24,6 +25,33 @@ EMA_OR_PLAIN_PARAM_KEYS = ('params_ema', 'params')
 
 class CheckpointMismatchError(RuntimeError):
     """A checkpoint does not fit the configured network; the message lists the differing keys and shapes."""
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint or training-state file is empty, truncated or not loadable with ``weights_only=True``."""
+
+
+def load_checkpoint_file(path):
+    """``torch.load(path, map_location='cpu', weights_only=True)``, with a one-line error naming the file.
+
+    Raises:
+        FileNotFoundError: No file at ``path``.
+        CorruptCheckpointError: The file is empty or truncated (an interrupted copy or save), or holds Python objects
+            other than tensors and plain containers (refused: loading them could run code).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: no such checkpoint file')
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError:
+        raise CorruptCheckpointError(f'{path}: refused by weights_only loading: it holds Python objects other than '
+                                     'tensors and plain containers') from None
+    except (RuntimeError, EOFError, ValueError) as error:
+        reason = str(error).split('. ')[0] or 'the file ends too early'
+        size = os.path.getsize(path)
+        raise CorruptCheckpointError(f'{path}: not a complete checkpoint, the file is empty, truncated or corrupt '
+                                     f'({size} bytes; {reason})') from None
 
 
 def _is_state_dict(obj):
@@ -46,13 +74,12 @@ def load_state_dict(path, param_key='auto'):
 
     Raises:
         FileNotFoundError: No file at ``path``.
+        CorruptCheckpointError: The file is empty, truncated or corrupt (:func:`load_checkpoint_file`).
         KeyError: The file lacks ``param_key`` (all of them, for a tuple); the message lists the keys it has.
         ValueError: The file holds no state dict.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: no such checkpoint file')
-    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    checkpoint = load_checkpoint_file(path)
     if not isinstance(checkpoint, dict):
         raise ValueError(f'{path}: expected a dict (state dict or {{"params": ...}}), '
                          f'found {type(checkpoint).__name__}')

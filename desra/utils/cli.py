@@ -1,10 +1,44 @@
-"""How DeSRA's commands end: a one-line message for a user's mistake, a traceback only for a bug."""
+"""How DeSRA's commands end: exit statuses scripts can rely on, and one line (no traceback) for a user's mistake.
+
+Exit statuses of every command:
+
+* 0: everything was done;
+* 1: some inputs failed (each named in the log with its problem), all the others were done and the run-level
+  outputs (summary, report, ``meta_info.txt``) were written;
+* 2: bad options, usage or files, or an operating-system error (missing file, disk full, read-only folder, a path
+  that is a file): ``error: <message>`` on one line; nothing or not all was done;
+* 130: interrupted (Ctrl-C); finished outputs are kept and the same command continues.
+
+Set the environment variable ``DESRA_TRACEBACK=1`` to see the traceback of a user error.
+"""
+import os
 import sys
+
+import yaml
 
 from desra.utils.checkpoint import CheckpointMismatchError
 
-#: Errors that mean bad options, files or weights: shown as ``error: <message>`` with exit status 2.
-USER_ERRORS = (FileNotFoundError, ValueError, KeyError, CheckpointMismatchError)
+#: Exit status when some inputs failed and the rest were done.
+EXIT_INPUTS_FAILED = 1
+#: Exit status for bad options, usage or files.
+EXIT_USAGE = 2
+#: Errors that mean bad options, files or weights, or a refusal of the operating system: shown as
+#: ``error: <message>`` with exit status 2. TypeError comes from options of the wrong type (``train: ~``).
+USER_ERRORS = (OSError, ValueError, KeyError, TypeError, yaml.YAMLError, CheckpointMismatchError)
+
+
+def error_line(error):
+    """One line (or a short block, for checkpoint mismatches) that says what went wrong, without a traceback."""
+    if isinstance(error, KeyError) and error.args:
+        return str(error.args[0])
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        target = f'{error.filename} -> {error.filename2}' if error.filename2 else error.filename
+        return f'{target}: {error.strerror}'
+    if isinstance(error, yaml.YAMLError):
+        return f'malformed YAML: {" ".join(str(error).split())}'
+    if isinstance(error, TypeError):
+        return f'{error} (an option has the wrong type?)'
+    return str(error) or type(error).__name__
 
 
 def run_main(main):
@@ -12,9 +46,10 @@ def run_main(main):
     try:
         status = main()
     except USER_ERRORS as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f'error: {message}', file=sys.stderr)
-        status = 2
+        if os.environ.get('DESRA_TRACEBACK'):
+            raise
+        print(f'error: {error_line(error)}', file=sys.stderr)
+        status = EXIT_USAGE
     except KeyboardInterrupt:
         print('interrupted: finished outputs are kept; run the same command again to continue', file=sys.stderr)
         status = 130

@@ -4,8 +4,11 @@ Every stage matches its inputs this way (MSE-SR with GAN-SR, masks with SR image
 ``meta_info_file`` lists restrict a run to some names.
 """
 import os
+import re
 from dataclasses import dataclass
 
+import cv2
+import torch
 import yaml
 
 from desra.utils.img_io import IMAGE_EXTENSIONS, list_images
@@ -24,6 +27,31 @@ class Failure:
 
     def __str__(self):
         return f'{self.name}: {self.message}'
+
+
+#: Errors that fail one image, not the run: bad or unusable files (ValueError, with ImageReadError), and memory or
+#: decoder errors of one large or odd image.
+PER_IMAGE_ERRORS = (ValueError, MemoryError, cv2.error, torch.cuda.OutOfMemoryError)
+#: Failures listed in a summary before it says "... and N more".
+MAX_LISTED_FAILURES = 20
+
+
+def failure_of(name, error):
+    """The :class:`Failure` of image ``name`` for one of :data:`PER_IMAGE_ERRORS`."""
+    if isinstance(error, ValueError):
+        return Failure(name, str(error))
+    if isinstance(error, MemoryError):
+        return Failure(name, 'out of memory while processing it; lower max_image_pixels or the tile size')
+    reason = str(error).strip().splitlines()[-1] if str(error).strip() else ''
+    return Failure(name, f'{type(error).__name__}: {reason}')
+
+
+def capped_lines(lines, limit=MAX_LISTED_FAILURES, indent='  - '):
+    """The first ``limit`` of ``lines`` as an indented block, then ``... and N more`` when some were left out."""
+    shown = [f'{indent}{line}' for line in lines[:limit]]
+    if len(lines) > limit:
+        shown.append(f'{" " * len(indent)}... and {len(lines) - limit} more')
+    return '\n'.join(shown)
 
 
 def stem_of(rel_path):
@@ -77,10 +105,10 @@ def read_name_list(meta_info_file, meta_info_key=None):
     """Read the image names a run is restricted to.
 
     Args:
-        meta_info_file (str): A text file in basicsr's meta-info style (one relative path per line; the first
-            whitespace-separated word is used, so ``0001_s001.png (480,480,3)`` lines work; blank lines and ``#``
-            comments are skipped), or a YAML file holding a list of names or, with ``meta_info_key``, a mapping whose
-            entry ``meta_info_key`` is such a list (``datasets/demo/splits.yml`` with key ``finetune``).
+        meta_info_file (str): A text file in basicsr's meta-info style (one relative path per line, which may hold
+            spaces; basicsr's ``0001_s001.png (480,480,3)`` lines work, see :func:`meta_info_name`; blank lines and
+            ``#`` comments are skipped), or a YAML file holding a list of names or, with ``meta_info_key``, a mapping
+            whose entry ``meta_info_key`` is such a list (``datasets/demo/splits.yml`` with key ``finetune``).
         meta_info_key (str | None): Entry of a YAML mapping to read.
 
     Returns:
@@ -102,6 +130,32 @@ def read_name_list(meta_info_file, meta_info_key=None):
                 raise ValueError(f'{meta_info_file}: expected a list of image names'
                                  + (f' under "{meta_info_key}"' if meta_info_key else ' (or set meta_info_key)'))
         else:
-            entries = [line.split()[0] for line in f if line.strip() and not line.lstrip().startswith('#')]
+            entries = [meta_info_name(line) for line in f
+                       if line.strip() and not line.lstrip().startswith('#')]
     return [stem_of(str(entry)) if str(entry).lower().endswith(IMAGE_EXTENSIONS) else str(entry)
             for entry in entries]
+
+
+#: basicsr's shape suffix of a meta-info line: `` (h,w,c)``.
+_SHAPE_SUFFIX = re.compile(r'\s+\(\d+,\s*\d+,\s*\d+\)$')
+
+
+def meta_info_name(line):
+    """The image name of a ``meta_info.txt`` line: the whole line without surrounding whitespace and without
+    basicsr's `` (h,w,c)`` suffix, so names with inner spaces round-trip (``my photo.png``)."""
+    return _SHAPE_SUFFIX.sub('', line.strip())
+
+
+def meta_info_name_problem(name):
+    """Why ``name`` cannot be a line of ``meta_info.txt`` (None when it can).
+
+    Names are stored one per line and read by :func:`meta_info_name`, so a name must not hold a line break or other
+    control character, begin or end with whitespace, begin with ``#`` (a comment) or end like a shape suffix.
+    """
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        return 'it holds a line break or another control character'
+    if name != name.strip():
+        return 'it begins or ends with whitespace'
+    if name.startswith('#') or meta_info_name(name) != name:
+        return 'it begins with "#" or ends like a " (h,w,c)" shape'
+    return None

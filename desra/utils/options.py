@@ -21,6 +21,7 @@ import yaml
 from basicsr.utils import set_random_seed
 from basicsr.utils.dist_util import get_dist_info, init_dist
 
+from desra.utils.img_io import set_max_image_pixels
 from desra.utils.option_schema import OptionError, check_options
 
 #: The repository root (scripts and tests find the shipped files with it); runs go under ``--root``.
@@ -230,6 +231,7 @@ def parse_command_options(description, command, args=None, root_path=None, prefl
     if is_train and args.debug and isinstance(opt.get('name'), str) and not opt['name'].startswith('debug'):
         opt['name'] = f'debug_{opt["name"]}'
     check_options(opt, command, args.opt)
+    set_max_image_pixels(opt)
     root = osp.abspath(osp.expanduser(args.root or root_path or os.getcwd()))
     opt.update(is_train=is_train, root_path=root)
     if is_train:
