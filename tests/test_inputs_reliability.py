@@ -437,7 +437,6 @@ def test_stale_outputs_that_overlap_an_input_folder_are_not_deleted(tmp_path):
     opt['datasets']['build']['dataroot_lq'] = str(out / 'lq')  # an input inside the outputs to delete
     with open(args[1], 'w') as f:
         yaml.safe_dump(opt, f)
-    with pytest.raises(ValueError, match=rf'{out / "lq"} holds outputs made with other options, but it overlaps the '
-                                         'input folder .*refusing to delete it'):
+    with pytest.raises(ValueError, match=rf'results folder {out} contains the input folder datasets:build:dataroot_lq'):
         build_dataset.main(args)
     assert (out / 'lq' / 'a.png').is_file()
