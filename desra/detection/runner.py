@@ -304,12 +304,8 @@ class StageOneRun:
             self.logger.info('segmenter: none: semantic adjustment skipped (class weight 1 everywhere), no seg/ maps')
         self.pictures = ReportPictures(self.run_root)
         report_opt = opt.get('report') or {}
-        self.max_parts = report_opt.get('max_parts', DEFAULT_MAX_PARTS)
-        if not isinstance(self.max_parts, int) or self.max_parts < 0:
-            raise ValueError(f'report:max_parts must be an integer >= 0, got {self.max_parts!r}')
+        self.max_parts = report_opt.get('max_parts', DEFAULT_MAX_PARTS)  # ranges checked by the option schema
         self.rows_per_page = report_opt.get('rows_per_page', DEFAULT_ROWS_PER_PAGE)
-        if isinstance(self.rows_per_page, bool) or not isinstance(self.rows_per_page, int) or self.rows_per_page < 1:
-            raise ValueError(f'report:rows_per_page must be an integer >= 1, got {self.rows_per_page!r}')
 
     def record_path(self, name):
         """Path of the JSON record of image ``name``."""

@@ -310,7 +310,8 @@ def _stage_one(phase, roles):
     """detect and test: the images, the networks of LR mode, tiles, detector and report."""
     return Block({**_RUN_COMMON, 'datasets': Block({phase: Block(_DATASET_KEYS)}, required=(phase,)),
                   **{f'network_{role}': NETWORK for role in roles}, 'path': _network_paths(*roles), 'tile': TILE,
-                  'detector': DETECTOR, 'report': Block({'max_parts': integer(0)}, nullable=True)},
+                  'detector': DETECTOR,
+                  'report': Block({'max_parts': integer(0), 'rows_per_page': integer(1)}, nullable=True)},
                  required=('name', 'datasets', 'detector'))
 
 
