@@ -139,7 +139,7 @@ class Payload:
 def test_malicious_vgg19_file_is_never_unpickled(tmp_path):
     marker, evil = tmp_path / 'pwned', tmp_path / 'vgg19-dcbb9e9d.pth'
     with open(evil, 'wb') as f:
-        pickle.dump(Payload(marker), f)
+        pickle.dump(Payload(marker), f, protocol=2)
     with pytest.raises(ValueError, match=rf'{re.escape(str(evil))}: not a VGG19 weight file that loads with '
                                          'weights_only=True'):
         RegionPerceptualLoss({'conv1_2': 1.0}, vgg19_path=str(evil))
