@@ -139,7 +139,7 @@ class Payload:
 def test_malicious_vgg19_file_is_never_unpickled(tmp_path):
     marker, evil = tmp_path / 'pwned', tmp_path / 'vgg19-dcbb9e9d.pth'
     with open(evil, 'wb') as f:
-        pickle.dump(Payload(marker), f)
+        pickle.dump(Payload(marker), f, protocol=2)
     with pytest.raises(ValueError, match=rf'{re.escape(str(evil))}: not a VGG19 weight file that loads with '
                                          'weights_only=True'):
         RegionPerceptualLoss({'conv1_2': 1.0}, vgg19_path=str(evil))
@@ -280,7 +280,8 @@ def test_training_preflight_names_every_missing_input_and_creates_nothing(tmp_pa
     assert '5 input(s) missing; nothing was done' in message
     assert (f'path:pretrain_network_d: {tmp_path / "RealESRGAN_x4plus_netD.pth"}: no such file (get it: '
             'https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.2.3/RealESRGAN_x4plus_netD.pth)') in message
-    assert f'datasets:train:dataroot_mask: {tmp_path / "absent_masks"}: no such folder (the masks/' in message
+    assert (f'datasets:train:dataroot_mask: {tmp_path / "absent_masks"}: no such folder (made by '
+            'desra/build_dataset.py (its mask/ folder))') in message
     assert 'train:perceptual_opt: The perceptual loss' in message and 'vgg19-dcbb9e9d.pth' in message
     assert 'val:detector:segmenter:model_path: SegFormer weights "/absent/segformer" not found' in message
     assert 'the wandb package is not installed (pip install wandb' in message

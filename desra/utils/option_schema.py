@@ -153,7 +153,8 @@ class Block:
     def __init__(self, keys=None, required=(), pattern=None, nullable=False):
         self.keys, self.required, self.pattern, self.nullable = dict(keys or {}), tuple(required), pattern, nullable
 
-    def spec_of(self, key, block):
+    def spec_of(self, key):
+        """The spec of ``key``, or None when it is not an option here."""
         spec = self.keys.get(key)
         if spec is None and self.pattern is not None:
             spec = self.pattern(key)
@@ -170,7 +171,7 @@ class Block:
             if key not in value:
                 errors.append(f'{prefix}{key}: required option is missing')
         for key, item in value.items():
-            spec = self.spec_of(str(key), value)
+            spec = self.spec_of(str(key))
             if spec is None:
                 errors.append(unknown_key_message(f'{prefix}{key}', key, self.keys))
             else:
@@ -337,13 +338,10 @@ class TrainingDataset(Block):
         super().__init__(required=('name', 'type'))
 
     def validate(self, value, key_path, errors):
-        if isinstance(value, dict) and value.get('type') in _DATASETS_BY_TYPE:
-            self.keys = _DATASETS_BY_TYPE[value['type']]
-            return super().validate(value, key_path, errors)
-        self.keys = {}
-        if not isinstance(value, dict):
-            return super().validate(value, key_path, errors)
-        return value
+        keys = _DATASETS_BY_TYPE.get(value.get('type')) if isinstance(value, dict) else {}
+        if keys is None:
+            return value
+        return Block(keys, required=self.required).validate(value, key_path, errors)
 
 
 TRAIN = Block({

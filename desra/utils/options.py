@@ -26,8 +26,6 @@ from desra.utils.option_schema import OptionError, check_options
 
 #: The repository root (scripts and tests find the shipped files with it); runs go under ``--root``.
 ROOT_PATH = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir, osp.pardir))
-#: The commands and whether they train.
-COMMANDS = ('detect', 'build_dataset', 'train', 'test', 'infer')
 
 
 class SafeOrderedLoader(yaml.SafeLoader):
@@ -210,7 +208,8 @@ def parse_command_options(description, command, args=None, root_path=None, prefl
 
     Args:
         description (str): The command's one-line help.
-        command (str): One of :data:`COMMANDS` (selects the option schema).
+        command (str): ``detect``, ``build_dataset``, ``train``, ``test`` or ``infer`` (selects the option schema,
+            :data:`desra.utils.option_schema.COMMAND_SCHEMAS`).
         args (list[str] | None): Command-line words (default: ``sys.argv[1:]``).
         root_path (str | None): Default of ``--root`` (None: the current directory).
         preflight (bool): Look for the inputs (and create ``run_root``) here.

@@ -32,7 +32,6 @@ OTHER_WEIGHTS = (f'see experiments/pretrained_models/README.md; the DeSRA releas
 #: Where each kind of input folder comes from, by option key.
 FOLDER_SOURCES = {
     'dataroot_mask': 'the masks/ folder of a detect run (desra/detect.py)',
-    'dataroot_gt': 'made by desra/build_dataset.py (its gt/ folder)',
     'dataroot_mse': f'MSE-SR images; the DeSRA dataset: {"; ".join(DATASET_LINKS)}',
     'dataroot_gan': f'GAN-SR images; the DeSRA dataset: {"; ".join(DATASET_LINKS)}',
     'dataroot_lq': f'LR images; the DeSRA dataset: {"; ".join(DATASET_LINKS)}',
@@ -107,8 +106,9 @@ def _dataset_problems(opt, command):
         dataset = (opt.get('datasets') or {}).get(phase) or {}
         for key, value in dataset.items():
             if key.startswith('dataroot_') and value and not os.path.isdir(os.path.expanduser(value)):
-                problems.append(f'datasets:{phase}:{key}: {value}: no such folder ('
-                                f'{FOLDER_SOURCES.get(key, "a folder of images")})')
+                source = (f'made by desra/build_dataset.py (its {key[len("dataroot_"):]}/ folder)' if phase == 'train'
+                          else FOLDER_SOURCES.get(key, 'a folder of images'))
+                problems.append(f'datasets:{phase}:{key}: {value}: no such folder ({source})')
         meta_info = dataset.get('meta_info_file')
         if meta_info and not os.path.isfile(os.path.expanduser(meta_info)):
             problems.append(f'datasets:{phase}:meta_info_file: {meta_info}: no such file (written by '
