@@ -3,7 +3,9 @@
 For every LR image of ``datasets.test`` the original GAN model (``network_gan``), the fine-tuned one
 (``network_finetuned``) and the MSE model (``network_mse``) are run (results cached as PNG), Stage 1 is run on
 (MSE-SR, original GAN-SR) for the *before* mask and on (MSE-SR, fine-tuned GAN-SR) for the *after* mask with the same
-``detector`` options, and the two are compared (:mod:`desra.metrics.finetune_metrics`).
+``detector`` options, and the two are compared (:mod:`desra.metrics.finetune_metrics`). The same three results and
+the pixels outside both masks give the realism figures (:mod:`desra.metrics.realism`: NIQE of each result, detail
+retention outside the masks and the collapse verdict, with the thresholds of the ``realism:`` options block).
 
 Outputs under the run folder (``<img>`` = the image's relative path without extension):
 
@@ -12,8 +14,9 @@ Outputs under the run folder (``<img>`` = the image's relative path without exte
   each result, as the detect command writes them;
 * ``records/<img>.json``: the image's figures; written last, so a rerun skips images that have one;
 * ``finetune_eval.csv``: one line per image (:data:`CSV_FIELDS`);
-* ``finetune_eval.json``: ``summary`` (totals, :func:`~desra.metrics.finetune_metrics.summarize_finetune`),
-  ``images`` (the CSV lines) and ``failures``; undefined or infinite numbers are ``null``;
+* ``finetune_eval.json``: ``summary`` (totals, :func:`~desra.metrics.finetune_metrics.summarize_finetune`, and
+  realism figures, :func:`~desra.metrics.realism.summarize_realism`), ``images`` (the CSV lines) and ``failures``;
+  undefined or infinite numbers are ``null``;
 * ``index.html`` and ``report/``: the visual report, with crops of each artifact part before / after / MSE-SR.
 """
 import json
@@ -23,13 +26,14 @@ import os
 from desra.detection.runner import (DetectionOutputs, StageOneRun, csv_text, detect_pair, load_sr_images,
                                     mask_figures, part_records, part_views)
 from desra.metrics.finetune_metrics import FinetuneImageScore, score_finetune, summarize_finetune
+from desra.metrics.realism import REALISM_FIELDS, realism_options, score_realism, summarize_realism
 from desra.report import Panel, ReportRow, measure_parts, write_report
 from desra.utils.img_io import write_text
 
 #: Columns of ``finetune_eval.csv``.
 CSV_FIELDS = ('image', 'height', 'width', 'before_pixels', 'before_percent', 'after_pixels', 'after_percent',
               'before_parts', 'after_parts', 'removed_pixels', 'added_pixels', 'removal_rate', 'addition_rate',
-              'outside_pixels', 'psnr_outside', 'ssim_outside')
+              'outside_pixels', 'psnr_outside', 'ssim_outside') + REALISM_FIELDS
 #: Crop labels and titles of the report.
 CROP_TITLES = {'before': 'original GAN-SR', 'after': 'fine-tuned GAN-SR', 'mse': 'MSE-SR'}
 
@@ -45,10 +49,16 @@ def json_ready(value):
     return value
 
 
+def format_figure(value, digits=3):
+    """A figure of a record for the report: ``n/a`` when undefined (None, NaN), else rounded to ``digits``."""
+    return 'n/a' if value is None or not math.isfinite(value) else f'{value:.{digits}f}'
+
+
 class FinetuneEvalRun(StageOneRun):
     """The test command on one rank (see the module docstring for the outputs)."""
 
     def __init__(self, opt):
+        self.realism_opt = realism_options(opt.get('realism'))
         super().__init__(opt, 'test', 'test', ('mse', 'gan', 'finetuned'))
         self.outputs = {role: DetectionOutputs(os.path.join(self.run_root, f'detect_{role}'), self.run_root)
                         for role in ('gan', 'finetuned')}
@@ -78,6 +88,8 @@ class FinetuneEvalRun(StageOneRun):
         after, after_parts, after_pictures = self.detect(item, images, 'finetuned')
         score = score_finetune(item.name, before.mask, after.mask, images['gan'], images['finetuned'],
                                before.num_parts, after.num_parts)
+        realism = score_realism(images['gan'], images['mse'], images['finetuned'], ~(before.mask | after.mask),
+                                **self.realism_opt)
         # crops of the original's parts, and of the regions only the fine-tuned result has
         added_parts = measure_parts(after.mask & ~before.mask, after.adjusted)
         crop_images = {'before': images['gan'], 'after': images['finetuned'], 'mse': images['mse']}
@@ -86,7 +98,7 @@ class FinetuneEvalRun(StageOneRun):
         added_crops = self.pictures.crops(f'{item.name}/added', added_parts[:self.max_parts], crop_images, crop_masks)
         shape = before.mask.shape
         record = dict(
-            image=item.name, score=score.to_dict(), before=mask_figures(before.mask, before_parts),
+            image=item.name, score={**score.to_dict(), **realism}, before=mask_figures(before.mask, before_parts),
             after=mask_figures(after.mask, after_parts), part_list=part_records(before_parts, crops),
             added_part_list=part_records(added_parts, added_crops),
             inputs={'lq': item.lq_path, **item.sr_paths},
@@ -108,7 +120,12 @@ class FinetuneEvalRun(StageOneRun):
                  ('after', f'{score["after_pixels"]} ({score["after_percent"]:.3g} %)'),
                  ('parts before / after', f'{score["before_parts"]} / {score["after_parts"]}'),
                  ('removal rate', score['removal_rate']), ('addition rate', score['addition_rate']),
-                 ('PSNR outside (dB)', score['psnr_outside']), ('SSIM outside', score['ssim_outside'])]
+                 ('PSNR outside (dB)', score['psnr_outside']), ('SSIM outside', score['ssim_outside']),
+                 ('NIQE GAN / MSE / fine-tuned', ' / '.join(
+                     format_figure(score.get(f'niqe_{role}'), 2) for role in ('gan', 'mse', 'finetuned'))),
+                 ('detail retention (MSE-SR\'s)', f'{format_figure(score.get("detail_retention"))} '
+                                                  f'({format_figure(score.get("mse_detail_retention"))})'),
+                 ('realism', score.get('realism', 'n/a'))]
         added_titles = {label: CROP_TITLES[label] for label in ('after', 'before', 'mse')}  # thumbnail: after
         parts = part_views(record['part_list'], CROP_TITLES) + part_views(record['added_part_list'], added_titles,
                                                                           'added region')
@@ -118,8 +135,8 @@ class FinetuneEvalRun(StageOneRun):
         """Write ``finetune_eval.csv``, ``finetune_eval.json`` and ``index.html`` from the records on disk."""
         records = self.read_records(failures)
         scores = [FinetuneImageScore.from_dict(record['score']) for record in records]
-        summary = summarize_finetune(scores)
         rows = [record['score'] for record in records]
+        summary = {**summarize_finetune(scores), **summarize_realism(rows)}
         write_text(os.path.join(self.run_root, 'finetune_eval.csv'), csv_text(CSV_FIELDS, rows))
         write_text(os.path.join(self.run_root, 'finetune_eval.json'), json.dumps(json_ready(
             {'summary': summary, 'images': rows, 'failures': [str(failure) for failure in failures]}), indent=1))
@@ -132,6 +149,11 @@ class FinetuneEvalRun(StageOneRun):
                  'Addition rate = fine-tuned artifact pixels outside the original\'s mask, relative to the '
                  'original\'s artifact area (n/a when the original has no artifact). PSNR / SSIM outside: original '
                  'vs fine-tuned result on the pixels outside both masks.',
+                 'Realism: NIQE of each result (basicsr, lower = more natural; n/a under 192x96 px). Detail '
+                 'retention = mean |Laplacian| of the fine-tuned result / the original\'s, outside both masks (the '
+                 'MSE-SR\'s own ratio in brackets). Verdict: softened when retention < '
+                 f'{self.realism_opt["min_retention"]} or NIQE rose by more than {self.realism_opt["niqe_margin"]}; '
+                 'collapsed when it also fell to the MSE-SR\'s detail or NIQE; kept otherwise.',
                  f'Detector options: {json.dumps(self.opt["detector"])}']
         write_report(os.path.join(self.run_root, 'index.html'), f'DeSRA fine-tuning evaluation: {self.opt["name"]}',
                      [self.report_row(record) for record in records],
