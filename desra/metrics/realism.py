@@ -118,6 +118,7 @@ def realism_verdict(niqe_gan, niqe_mse, niqe_finetuned, detail_retention, mse_de
         return 'collapsed'
     return 'softened' if detail_softened or niqe_softened else 'kept'
 
+
 def score_realism(gan_rgb255, mse_rgb255, finetuned_rgb255, outside, niqe_margin=0.5, min_retention=0.8,
                   known_niqe=None):
     """The realism figures of one image's three results.
