@@ -14,7 +14,7 @@ import torch
 import yaml
 from basicsr.archs.rrdbnet_arch import RRDBNet
 from basicsr.utils.registry import ARCH_REGISTRY
-from conftest import TINY_RRDB_OPT, make_tiny_rrdbnet
+from conftest import TINY_RRDB_OPT, FixedGaussianBlur, make_tiny_rrdbnet
 from skimage import data
 
 from desra.metrics.realism import REALISM_FIELDS, score_realism
@@ -28,14 +28,10 @@ class BlurredRRDBNet(RRDBNet):
 
     def __init__(self, blur_sigma, **kwargs):
         super().__init__(**kwargs)
-        kernel_1d = torch.from_numpy(cv2.getGaussianKernel(int(6 * blur_sigma) | 1, blur_sigma)).float()
-        self.register_buffer('blur', (kernel_1d @ kernel_1d.T).expand(3, 1, -1, -1).contiguous(), persistent=False)
+        self.blur = FixedGaussianBlur(blur_sigma)
 
     def forward(self, x):
-        out = super().forward(x)
-        pad = self.blur.shape[-1] // 2
-        return torch.nn.functional.conv2d(torch.nn.functional.pad(out, [pad] * 4, mode='reflect'), self.blur,
-                                          groups=3)
+        return self.blur(super().forward(x))
 
 
 def blurred(sigma):

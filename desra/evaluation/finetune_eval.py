@@ -26,7 +26,8 @@ import os
 from desra.detection.runner import (DetectionOutputs, StageOneRun, csv_text, detect_pair, load_sr_images,
                                     mask_figures, part_records, part_views)
 from desra.metrics.finetune_metrics import FinetuneImageScore, score_finetune, summarize_finetune
-from desra.metrics.realism import REALISM_FIELDS, realism_options, score_realism, summarize_realism
+from desra.metrics.realism import (REALISM_FIELDS, format_figure, realism_options, score_realism,
+                                   summarize_realism)
 from desra.report import Panel, ReportRow, measure_parts, write_report
 from desra.utils.img_io import write_text
 
@@ -47,11 +48,6 @@ def json_ready(value):
     if isinstance(value, (list, tuple)):
         return [json_ready(item) for item in value]
     return value
-
-
-def format_figure(value, digits=3):
-    """A figure of a record for the report: ``n/a`` when undefined (None, NaN), else rounded to ``digits``."""
-    return 'n/a' if value is None or not math.isfinite(value) else f'{value:.{digits}f}'
 
 
 class FinetuneEvalRun(StageOneRun):

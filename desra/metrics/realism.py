@@ -36,7 +36,7 @@ import numpy as np
 from basicsr.metrics.niqe import calculate_niqe
 
 __all__ = ['NIQE_BLOCK', 'VERDICTS', 'REALISM_DEFAULTS', 'REALISM_FIELDS', 'niqe_score', 'laplacian_detail',
-           'realism_verdict', 'score_realism', 'realism_options', 'summarize_realism']
+           'realism_verdict', 'score_realism', 'realism_options', 'summarize_realism', 'format_figure']
 
 #: NIQE's block size in pixels (basicsr's and MATLAB's default); at least two whole blocks are needed.
 NIQE_BLOCK = 96
@@ -173,6 +173,11 @@ def realism_options(block, where='realism'):
             raise ValueError(f'option {where}:{key} must be a number >= 0, got {value!r}')
         options[key] = float(value)
     return options
+
+
+def format_figure(value, digits=3):
+    """A realism figure as text: ``n/a`` when undefined (None, NaN), else with ``digits`` decimals."""
+    return 'n/a' if value is None or not math.isfinite(value) else f'{value:.{digits}f}'
 
 
 def _finite(values):
