@@ -1,14 +1,17 @@
 """Realism figures of fine-tuned results: NIQE, Laplacian detail, detail retention and the collapse verdict."""
 import math
+import os
 
 import cv2
 import numpy as np
 import pytest
+import yaml
 from basicsr.metrics.niqe import calculate_niqe
 from skimage import data
 
 from desra.metrics.realism import (REALISM_DEFAULTS, laplacian_detail, niqe_score, realism_options, realism_verdict,
                                    score_realism, summarize_realism)
+from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture(scope='module')
@@ -139,3 +142,10 @@ def test_known_niqe_is_used_instead_of_computed(photo):
     scores = score_realism(photo, blur(photo, 1.0), photo, outside, known_niqe={'gan': 1.0, 'mse': 2.0})
     assert (scores['niqe_gan'], scores['niqe_mse']) == (1.0, 2.0)
     assert scores['niqe_finetuned'] == pytest.approx(niqe_score(photo))
+
+
+@pytest.mark.parametrize('option_file', ['test_finetune.yml', 'demo/test_finetune.yml'])
+def test_shipped_evaluation_options_hold_the_default_thresholds(option_file):
+    with open(os.path.join(REPO_ROOT, 'options', option_file), encoding='utf-8') as f:
+        opt = yaml.safe_load(f)
+    assert realism_options(opt['realism'], 'realism') == REALISM_DEFAULTS
