@@ -1,11 +1,13 @@
 """Reproduce DeSRA's fine-tuning evaluation: the released GAN-DeSRA models against the original GAN models.
 
-For each SR model (Real-ESRGAN, LDL, SwinIR) the test command (``desra/test.py``, :mod:`desra.detection.
-finetune_eval`) runs on the LR images of its subset of the DeSRA artifact dataset with the original GAN model, the
-released GAN-DeSRA checkpoint and the MSE model, detects the artifacts of both GAN results with the paper's Stage 1
-settings and reports artifact area and parts before / after fine-tuning, removal and addition rates, and PSNR / SSIM
-outside the artifacts. The authors fine-tuned each model with Real-ESRGAN's training settings for 5000 iterations
-(the effect is visible by 1000; the release holds three checkpoints per model, pick one with ``--weights``).
+For each SR model (Real-ESRGAN, LDL, SwinIR) the test command (``desra/test.py``, :mod:`desra.evaluation`) runs on
+the LR images of its subset of the DeSRA artifact dataset with the original GAN model, the released GAN-DeSRA
+checkpoint and the MSE model, detects the artifacts of both GAN results with the paper's Stage 1 settings and reports
+artifact area and parts before / after fine-tuning, removal and addition rates, PSNR / SSIM outside the artifacts, and
+the realism of the fine-tuned results (mean NIQE of the original, MSE and fine-tuned results, mean and lowest detail
+retention outside the artifacts, and the collapse verdict over the images). The authors fine-tuned each model with
+Real-ESRGAN's training settings for 5000 iterations (the effect is visible by 1000; the release holds three
+checkpoints per model, pick one with ``--weights``).
 
 Expected files (names are options)::
 
@@ -55,7 +57,10 @@ SWINIR_M_X4 = {'type': 'SwinIR', 'upscale': 4, 'in_chans': 3, 'img_size': 64, 'w
 #: The network of each SR model (the MSE, original and fine-tuned models share it).
 SR_MODELS = {'RealESRGAN': RRDBNET_X4, 'LDL': RRDBNET_X4, 'SwinIR': SWINIR_M_X4}
 TABLE_COLUMNS = ('sr_model', 'images', 'before_pixels', 'after_pixels', 'before_parts', 'after_parts', 'removal_rate',
-                 'addition_rate', 'mean_psnr_outside', 'mean_ssim_outside')
+                 'addition_rate', 'mean_psnr_outside', 'mean_ssim_outside', 'mean_niqe_gan', 'mean_niqe_mse',
+                 'mean_niqe_finetuned', 'mean_detail_retention', 'min_detail_retention', 'realism')
+#: Columns printed with 2 decimals (dB, NIQE); other floats get 4.
+TWO_DECIMALS = ('mean_psnr_outside', 'mean_niqe_gan', 'mean_niqe_mse', 'mean_niqe_finetuned')
 
 
 def parse_args(argv=None):
@@ -143,12 +148,12 @@ def evaluate(args, sr_model, weights):
 
 
 def format_table(rows):
-    """Whitespace-aligned text table of ``TABLE_COLUMNS``; rates and SSIM with 4 decimals, PSNR with 2."""
+    """Whitespace-aligned text table of ``TABLE_COLUMNS``; PSNR and NIQE with 2 decimals, other floats with 4."""
 
     def cell(key, value):
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return 'n/a'
-        if key == 'mean_psnr_outside':
+        if key in TWO_DECIMALS:
             return f'{value:.2f}'
         return f'{value:.4f}' if isinstance(value, float) else str(value)
 
@@ -179,7 +184,8 @@ def main(argv=None):
             rows.append(dict(summary, sr_model=sr_model))
     if rows:
         print(f'Fine-tuning evaluation on {args.data_root} (segmenter {args.segmenter_type}, min_area '
-              f'{args.min_area}); rates pooled over images, PSNR / SSIM outside both masks, averaged over images')
+              f'{args.min_area}); rates pooled over images; PSNR / SSIM outside both masks, NIQE and detail '
+              'retention (fine-tuned / original, outside both masks) averaged over images')
         print(format_table(rows))
     if problems:
         print(f'{len(problems)} problem(s):', file=sys.stderr)

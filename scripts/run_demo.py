@@ -9,9 +9,12 @@ Runs DeSRA's four commands on the embedded demo images (``datasets/demo/``), eac
 
 The MSE model is ``experiments/pretrained_models/DemoMSE_x4plus.pth`` (see ``datasets/demo/README.md``), or the
 official ``RealESRNet_x4plus.pth`` when it is in that folder. Every step continues where an interrupted run stopped.
-At the end it prints where the report is and the headline figures, whatever they are.
+At the end it prints where the report is and the headline figures, whatever they are: removal and addition rates,
+PSNR / SSIM outside the artifacts, NIQE of the original GAN, MSE and fine-tuned results, detail retention (mean,
+min and per image) and the realism verdict, then which of the goals of issue 9 the run meets.
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -55,18 +58,53 @@ def main():
 
     run_root = os.path.join(REPO_ROOT, 'results', 'demo_test_finetune')
     with open(os.path.join(run_root, 'finetune_eval.json'), encoding='utf-8') as f:
-        total = json.load(f)['summary']
+        evaluation = json.load(f)
     print(f'\nDemo finished in {(time.time() - start) / 60:.1f} min.')
     print(f'Detection report:  {os.path.join(REPO_ROOT, "results", "demo_detect", "index.html")}')
     print(f'Evaluation report: {os.path.join(run_root, "index.html")}')
-    print(f'Held-out images ({total["images"]}), before -> after fine-tuning:')
-    print(f'  artifact area      {total["before_pixels"]} px ({figure(total["before_percent"], 2)}%) -> '
-          f'{total["after_pixels"]} px ({figure(total["after_percent"], 2)}%)')
-    print(f'  artifact parts     {total["before_parts"]} -> {total["after_parts"]}')
-    print(f'  removal rate       {figure(total["removal_rate"])}  (share of the before-mask gone after)')
-    print(f'  addition rate      {figure(total["addition_rate"])}  (new artifact pixels / before-mask pixels)')
-    print(f'  outside artifacts  PSNR {figure(total["mean_psnr_outside"], 2)} dB, '
-          f'SSIM {figure(total["mean_ssim_outside"])}  (original vs fine-tuned, pixels outside both masks)')
+    print(summary_text(evaluation['summary'], evaluation['images']))
+
+
+def summary_text(total, images):
+    """The headline figures of ``finetune_eval.json`` (its ``summary`` and ``images``), and the goals of the demo
+    with whether they are met (:func:`goals_met`)."""
+    lines = [f'Held-out images ({total["images"]}), before -> after fine-tuning:',
+             f'  artifact area      {total["before_pixels"]} px ({figure(total["before_percent"], 2)}%) -> '
+             f'{total["after_pixels"]} px ({figure(total["after_percent"], 2)}%)',
+             f'  artifact parts     {total["before_parts"]} -> {total["after_parts"]}',
+             f'  removal rate       {figure(total["removal_rate"])}  (share of the before-mask gone after)',
+             f'  addition rate      {figure(total["addition_rate"])}  (new artifact pixels / before-mask pixels)',
+             f'  outside artifacts  PSNR {figure(total["mean_psnr_outside"], 2)} dB, '
+             f'SSIM {figure(total["mean_ssim_outside"])}  (original vs fine-tuned, pixels outside both masks)',
+             f'  NIQE               GAN {figure(total["mean_niqe_gan"], 2)} / MSE {figure(total["mean_niqe_mse"], 2)} '
+             f'/ fine-tuned {figure(total["mean_niqe_finetuned"], 2)}  (means; lower = more natural)',
+             f'  detail retention   mean {figure(total["mean_detail_retention"])}, min '
+             f'{figure(total["min_detail_retention"])}  (fine-tuned / original GAN detail outside the artifacts; '
+             f'MSE model: {figure(total["mean_mse_detail_retention"])})',
+             f'  realism            {total["realism"]}',
+             '  per image          detail retention (MSE model\'s), NIQE GAN / MSE / fine-tuned, verdict:']
+    width = max((len(image['image']) for image in images), default=0)
+    for image in images:
+        lines.append(f'    {image["image"]:<{width}}  {figure(image.get("detail_retention"))} '
+                     f'({figure(image.get("mse_detail_retention"))}), {figure(image.get("niqe_gan"), 2)} / '
+                     f'{figure(image.get("niqe_mse"), 2)} / {figure(image.get("niqe_finetuned"), 2)}, '
+                     f'{image.get("realism", "n/a")}')
+    lines.append('Goals (issue 9):')
+    for label, met in goals_met(total):
+        lines.append(f'  {"met    " if met else "not met"}  {label}')
+    return '\n'.join(lines)
+
+
+def goals_met(total):
+    """``[(goal, met)]`` for the demo's goals (issue 9 §3); an undefined figure (null) does not meet its goal."""
+    removal, addition, retention = total['removal_rate'], total['addition_rate'], total['min_detail_retention']
+    niqe_gan, niqe_finetuned = total['mean_niqe_gan'], total['mean_niqe_finetuned']
+    defined = (removal, addition, retention, niqe_gan, niqe_finetuned)
+    removal, addition, retention, niqe_gan, niqe_finetuned = (math.nan if value is None else value
+                                                              for value in defined)
+    return [('removal rate >= 0.8', removal >= 0.8), ('addition rate <= 0.1', addition <= 0.1),
+            ('mean NIQE fine-tuned <= mean NIQE GAN + 0.5', niqe_finetuned <= niqe_gan + 0.5),
+            ('detail retention >= 0.8 on every held-out image', retention >= 0.8)]
 
 
 if __name__ == '__main__':

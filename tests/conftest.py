@@ -18,6 +18,20 @@ TINY_RRDB_OPT = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat':
                  'scale': 4}
 
 
+class FixedGaussianBlur(torch.nn.Module):
+    """A fixed (untrained) Gaussian blur of ``sigma`` pixels on (N, 3, H, W) images, reflected at the border."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        kernel_1d = torch.from_numpy(cv2.getGaussianKernel(int(6 * sigma) | 1, sigma)).float()
+        self.register_buffer('kernel', (kernel_1d @ kernel_1d.T).expand(3, 1, -1, -1).contiguous(), persistent=False)
+
+    def forward(self, x):
+        pad = self.kernel.shape[-1] // 2
+        return torch.nn.functional.conv2d(torch.nn.functional.pad(x, [pad] * 4, mode='reflect'), self.kernel,
+                                          groups=3)
+
+
 def make_tiny_rrdbnet(seed=0):
     """A deterministic tiny x4 RRDBNet: torch's default initialisation under ``seed``."""
     torch.manual_seed(seed)

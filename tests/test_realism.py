@@ -1,13 +1,17 @@
 """Realism figures of fine-tuned results: NIQE, Laplacian detail, detail retention and the collapse verdict."""
 import math
+import os
 
 import cv2
 import numpy as np
 import pytest
+import yaml
 from basicsr.metrics.niqe import calculate_niqe
 from skimage import data
 
-from desra.metrics.realism import laplacian_detail, niqe_score, realism_verdict, score_realism
+from desra.metrics.realism import (REALISM_DEFAULTS, laplacian_detail, niqe_score, realism_options, realism_verdict,
+                                   score_realism, summarize_realism)
+from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture(scope='module')
@@ -35,6 +39,7 @@ def test_niqe_needs_two_blocks(photo):
     assert math.isnan(niqe_score(photo[:128, :128]))  # basicsr fails with an SVD error here
     assert math.isnan(niqe_score(photo[:191, :96]))
     assert math.isfinite(niqe_score(photo[:192, :96]))
+    assert math.isnan(niqe_score(np.full((256, 256, 3), 90.0)))  # flat: no features (basicsr: SVD error)
 
 
 def test_laplacian_detail_of_known_images():
@@ -82,8 +87,65 @@ def test_detail_is_measured_outside_the_masks_only(photo):
     ((5.0, 8.0, 5.2, 0.30, 0.4), 'collapsed'),  # less detail than the MSE-SR
     ((5.0, 8.0, 8.1, 0.95, 0.4), 'collapsed'),  # as unnatural as the MSE-SR
     ((5.0, 4.0, 5.2, 0.95, 0.4), 'kept'),  # MSE-SR rated better than the GAN: NIQE cannot name a collapse
+    ((5.0, 5.3, 5.4, 0.95, 0.4), 'kept'),  # worse than the MSE-SR's NIQE, but within the margin: no collapse
+    ((5.0, 8.0, 5.2, 0.95, 1.02), 'kept'),  # below a detailed MSE-SR's detail, but above min_retention
+    ((5.0, 8.0, 5.2, 0.75, 0.4), 'softened'),
+    ((5.0, 8.0, 5.2, 0.75, 0.9), 'collapsed'),  # softened down to the MSE-SR's detail
     ((math.nan, 8.0, math.nan, 0.95, 0.4), 'kept'),  # small image: detail alone
     ((math.nan, math.nan, math.nan, math.nan, math.nan), 'n/a'),
 ])
 def test_realism_verdict(args, verdict):
     assert realism_verdict(*args) == verdict
+
+
+def test_verdict_thresholds():
+    assert realism_verdict(5.0, 8.0, 5.2, 0.7, 0.4, min_retention=0.6) == 'kept'
+    assert realism_verdict(5.0, 8.0, 5.8, 0.95, 0.4, niqe_margin=1.0) == 'kept'
+    assert realism_verdict(5.0, 8.0, 5.2, 0.95, 0.4, niqe_margin=0.1) == 'softened'
+
+
+def test_realism_options_defaults_and_errors():
+    assert realism_options(None) == REALISM_DEFAULTS == {'niqe_margin': 0.5, 'min_retention': 0.8}
+    assert realism_options({'min_retention': 1}) == {'niqe_margin': 0.5, 'min_retention': 1.0}
+    with pytest.raises(ValueError, match='option val:realism: unknown key'):
+        realism_options({'min_retension': 0.8}, 'val:realism')
+    for bad in (-0.1, 'high', True, math.nan):
+        with pytest.raises(ValueError, match='realism:niqe_margin must be a number >= 0'):
+            realism_options({'niqe_margin': bad})
+
+
+def test_summary_over_images():
+    scores = [{'niqe_gan': 5.0, 'niqe_mse': 8.0, 'niqe_finetuned': 7.0, 'detail_retention': 0.3,
+               'mse_detail_retention': 0.5, 'realism': 'collapsed'},
+              {'niqe_gan': 6.0, 'niqe_mse': 9.0, 'niqe_finetuned': 9.5, 'detail_retention': 0.2,
+               'mse_detail_retention': 0.4, 'realism': 'collapsed'},
+              {'niqe_gan': math.nan, 'niqe_mse': math.nan, 'niqe_finetuned': math.nan, 'detail_retention': 0.9,
+               'mse_detail_retention': 0.5, 'realism': 'kept'},  # a small image: no NIQE
+              {'niqe_gan': None, 'detail_retention': None, 'realism': 'n/a'},  # JSON nulls
+              {'image': 'from an older run, no realism figures'}]
+    summary = summarize_realism(scores)
+    assert summary['mean_niqe_gan'] == pytest.approx(5.5) and summary['mean_niqe_finetuned'] == pytest.approx(8.25)
+    assert summary['mean_niqe_mse'] == pytest.approx(8.5)
+    assert summary['mean_detail_retention'] == pytest.approx(1.4 / 3)
+    assert summary['min_detail_retention'] == pytest.approx(0.2)
+    assert (summary['realism_kept'], summary['realism_softened'], summary['realism_collapsed'],
+            summary['realism_na']) == (1, 0, 2, 2)
+    assert summary['realism'] == 'collapsed on 2 of 5 images, kept on 1'
+    assert summarize_realism(scores[2:3])['realism'] == 'kept on 1 of 1 images'
+    empty = summarize_realism([])
+    assert empty['realism'] == 'n/a' and math.isnan(empty['mean_niqe_gan']) and math.isnan(
+        empty['min_detail_retention'])
+
+
+def test_known_niqe_is_used_instead_of_computed(photo):
+    outside = np.ones(photo.shape[:2], bool)
+    scores = score_realism(photo, blur(photo, 1.0), photo, outside, known_niqe={'gan': 1.0, 'mse': 2.0})
+    assert (scores['niqe_gan'], scores['niqe_mse']) == (1.0, 2.0)
+    assert scores['niqe_finetuned'] == pytest.approx(niqe_score(photo))
+
+
+@pytest.mark.parametrize('option_file', ['test_finetune.yml', 'demo/test_finetune.yml'])
+def test_shipped_evaluation_options_hold_the_default_thresholds(option_file):
+    with open(os.path.join(REPO_ROOT, 'options', option_file), encoding='utf-8') as f:
+        opt = yaml.safe_load(f)
+    assert realism_options(opt['realism'], 'realism') == REALISM_DEFAULTS

@@ -4,4 +4,5 @@ from .detection_metrics import (DEFAULT_BORDER, DEFAULT_OVERLAP, DetectionScores
                                 score_mask_pair, summarize_scores, to_binary_mask)
 from .finetune_metrics import (FinetuneImageScore, addition_rate, count_parts, psnr_outside, removal_rate,
                                score_finetune, ssim_map, ssim_outside, summarize_finetune)
-from .realism import NIQE_BLOCK, VERDICTS, laplacian_detail, niqe_score, realism_verdict, score_realism
+from .realism import (NIQE_BLOCK, REALISM_DEFAULTS, REALISM_FIELDS, VERDICTS, laplacian_detail, niqe_score,
+                      realism_options, realism_verdict, score_realism, summarize_realism)

@@ -30,7 +30,8 @@ Options beyond ``SRGANModel``'s:
   run faster in (oneDNN on CPU, cuDNN on GPU); results agree with the default layout up to float rounding and the
   checkpoints are written in the default layout;
 * ``val:`` and ``network_mse`` / ``path:pretrain_network_mse``: the validation of
-  :mod:`desra.models.artifact_validation` (detected artifact area of the current EMA generator).
+  :mod:`desra.models.artifact_validation` (detected artifact area of the current EMA generator, and its NIQE, detail
+  retention and realism verdict against the original generator's results; thresholds ``val:realism``).
 
 A perceptual loss needs VGG19 weights on disk; without them the model fails at construction with directions
 (:func:`desra.losses.perceptual_loss.find_vgg19_weights`), before basicsr could try to download them.
@@ -88,7 +89,8 @@ class DeSRAModel(SRGANModel):
         self.artifact_validator = None
         super().__init__(opt)
         if self.is_train and opt.get('val') is not None:
-            self.artifact_validator = ArtifactAreaValidator(opt, self.device)
+            # built now, while the generator holds its original weights (resume_training replaces them)
+            self.artifact_validator = ArtifactAreaValidator(opt, self.device, self.generator_for_inference())
 
     def init_training_settings(self):
         train_opt = self.opt['train']
@@ -299,6 +301,8 @@ class DeSRAModel(SRGANModel):
 
     def resume_training(self, resume_state):
         """Restore what :meth:`training_state` saved."""
+        if self.artifact_validator is not None:  # the generator it copied is not the original one
+            self.artifact_validator.forget_original_generator()
         super().resume_training(resume_state)
         self.get_bare_model(self.net_g).load_state_dict(resume_state['net_g'])
         self.get_bare_model(self.net_d).load_state_dict(resume_state['net_d'])

@@ -307,9 +307,13 @@ def _network_paths(*roles, results_root=True):
     return Block(keys, nullable=True)
 
 
-def _stage_one(phase, roles):
-    """detect and test: the images, the networks of LR mode, tiles, detector and report."""
-    return Block({**_RUN_COMMON, 'datasets': Block({phase: Block(_DATASET_KEYS)}, required=(phase,)),
+#: The collapse verdict's thresholds (:func:`desra.metrics.realism.realism_options`).
+REALISM = Block({'niqe_margin': number(0), 'min_retention': number(0)}, nullable=True)
+
+
+def _stage_one(phase, roles, **extra):
+    """detect and test: the images, the networks of LR mode, tiles, detector and report (and ``extra`` blocks)."""
+    return Block({**_RUN_COMMON, **extra, 'datasets': Block({phase: Block(_DATASET_KEYS)}, required=(phase,)),
                   **{f'network_{role}': NETWORK for role in roles}, 'path': _network_paths(*roles), 'tile': TILE,
                   'detector': DETECTOR,
                   'report': Block({'max_parts': integer(0), 'rows_per_page': integer(1)}, nullable=True)},
@@ -360,7 +364,7 @@ TRAIN = Block({
                     'net_d_iters': integer(1), 'net_d_init_iters': integer(0)},
                    required=('total_iter', 'optim_g', 'scheduler')),
     'val': Block({'val_freq': integer(1), 'save_img': BOOL, 'tile': integer(0), 'tile_pad': integer(0),
-                  'detector': DETECTOR}, nullable=True),
+                  'detector': DETECTOR, 'realism': REALISM}, nullable=True),
     'logger': Block({'print_freq': integer(1), 'save_checkpoint_freq': integer(1), 'use_tb_logger': BOOL,
                      'wandb': Block({'project': OPTIONAL_TEXT, 'resume_id': OPTIONAL_TEXT}, nullable=True)},
                     required=('print_freq', 'save_checkpoint_freq')),
@@ -369,7 +373,7 @@ TRAIN = Block({
 #: The options each command reads.
 COMMAND_SCHEMAS = {
     'detect': _stage_one('detect', ('mse', 'gan')),
-    'test': _stage_one('test', ('mse', 'gan', 'finetuned')),
+    'test': _stage_one('test', ('mse', 'gan', 'finetuned'), realism=REALISM),
     'build_dataset': Block({
         **_RUN_COMMON,
         'datasets': Block({'build': Block({**_DATASET_KEYS, 'dataroot_mask': PATH})}, required=('build',)),

@@ -3,7 +3,9 @@
 For every LR image of ``datasets.test`` the original GAN model (``network_gan``), the fine-tuned one
 (``network_finetuned``) and the MSE model (``network_mse``) are run (results cached as PNG), Stage 1 is run on
 (MSE-SR, original GAN-SR) for the *before* mask and on (MSE-SR, fine-tuned GAN-SR) for the *after* mask with the same
-``detector`` options, and the two are compared (:mod:`desra.metrics.finetune_metrics`).
+``detector`` options, and the two are compared (:mod:`desra.metrics.finetune_metrics`). The same three results and
+the pixels outside both masks give the realism figures (:mod:`desra.metrics.realism`: NIQE of each result, detail
+retention outside the masks and the collapse verdict, with the thresholds of the ``realism:`` options block).
 
 Outputs under the run folder (``<img>`` = the image's relative path without extension):
 
@@ -13,8 +15,9 @@ Outputs under the run folder (``<img>`` = the image's relative path without exte
 * ``records/<img>.json``: the image's figures; written last, so a rerun skips images that have one, unless it was
   made with other options or inputs (``made_with``, see :mod:`desra.detection.runner`);
 * ``finetune_eval.csv``: one line per image (:data:`CSV_FIELDS`);
-* ``finetune_eval.json``: ``summary`` (totals, :func:`~desra.metrics.finetune_metrics.summarize_finetune`),
-  ``images`` (the CSV lines) and ``failures``; undefined or infinite numbers are ``null``;
+* ``finetune_eval.json``: ``summary`` (totals, :func:`~desra.metrics.finetune_metrics.summarize_finetune`, and
+  realism figures, :func:`~desra.metrics.realism.summarize_realism`), ``images`` (the CSV lines) and ``failures``;
+  undefined or infinite numbers are ``null``;
 * ``index.html`` (and ``page-2.html``, ...) and ``report/``: the visual report, worst first, with the adjusted
   contrast maps, the difference map ``|original - fine-tuned|`` and crops of each artifact part before / after /
   MSE-SR.
@@ -27,6 +30,8 @@ from desra.detection.runner import (HEAT_TITLE, DetectionOutputs, StageOneRun, c
                                     heat_legend, load_sr_images, map_figures, mask_figures, part_records, part_views,
                                     threshold_block)
 from desra.metrics.finetune_metrics import FinetuneImageScore, score_finetune, summarize_finetune
+from desra.metrics.realism import (REALISM_FIELDS, format_figure, realism_options, score_realism,
+                                   summarize_realism)
 from desra.report import ReportPictures, ReportRow, difference_map, measure_parts, summary_table, write_report
 from desra.report.views import DIFF_FULL_SCALE
 from desra.utils.img_io import write_text
@@ -34,7 +39,7 @@ from desra.utils.img_io import write_text
 #: Columns of ``finetune_eval.csv``.
 CSV_FIELDS = ('image', 'height', 'width', 'before_pixels', 'before_percent', 'after_pixels', 'after_percent',
               'before_parts', 'after_parts', 'removed_pixels', 'added_pixels', 'removal_rate', 'addition_rate',
-              'outside_pixels', 'psnr_outside', 'ssim_outside')
+              'outside_pixels', 'psnr_outside', 'ssim_outside') + REALISM_FIELDS
 #: Crop labels and titles of the report.
 CROP_TITLES = {'before': 'original GAN-SR', 'after': 'fine-tuned GAN-SR', 'mse': 'MSE-SR'}
 #: Rows of the report's summary table, the figures ``make demo`` prints: (label, summary key or (before key, after
@@ -49,6 +54,12 @@ REPORT_SUMMARY_FIELDS = (
     ('addition rate (pooled)', 'addition_rate', '{:.3f}'),
     ('PSNR outside the artifacts, mean', 'mean_psnr_outside', '{:.2f} dB'),
     ('SSIM outside the artifacts, mean', 'mean_ssim_outside', '{:.3f}'),
+    ('NIQE, mean (lower = more natural)', ('mean_niqe_gan', 'mean_niqe_finetuned'), '{:.2f}'),
+    ('NIQE of the MSE-SR, mean', 'mean_niqe_mse', '{:.2f}'),
+    ('detail retention outside the artifacts, mean', 'mean_detail_retention', '{:.3f}'),
+    ('detail retention, least-kept image', 'min_detail_retention', '{:.3f}'),
+    ('detail retention of the MSE-SR, mean', 'mean_mse_detail_retention', '{:.3f}'),
+    ('realism verdict', 'realism', '{}'),
 )
 #: Column titles of the summary table.
 REPORT_SUMMARY_COLUMNS = ('before: original GAN', 'after: fine-tuned')
@@ -69,6 +80,7 @@ class FinetuneEvalRun(StageOneRun):
     """The test command on one rank (see the module docstring for the outputs)."""
 
     def __init__(self, opt):
+        self.realism_opt = realism_options(opt.get('realism'))
         super().__init__(opt, 'test', 'test', ('mse', 'gan', 'finetuned'))
         self.outputs = {role: DetectionOutputs(os.path.join(self.run_root, f'detect_{role}'), self.run_root)
                         for role in ('gan', 'finetuned')}
@@ -99,6 +111,8 @@ class FinetuneEvalRun(StageOneRun):
         after, after_parts, after_pictures = self.detect(item, images, 'finetuned')
         score = score_finetune(item.name, before.mask, after.mask, images['gan'], images['finetuned'],
                                before.num_parts, after.num_parts)
+        realism = score_realism(images['gan'], images['mse'], images['finetuned'], ~(before.mask | after.mask),
+                                **self.realism_opt)
         # crops of the original's parts, and of the regions only the fine-tuned result has
         added_parts = measure_parts(after.mask & ~before.mask, after.adjusted)
         crop_images = {'before': images['gan'], 'after': images['finetuned'], 'mse': images['mse']}
@@ -107,7 +121,7 @@ class FinetuneEvalRun(StageOneRun):
         added_crops = self.pictures.crops(f'{item.name}/added', added_parts[:self.max_parts], crop_images, crop_masks)
         shape = before.mask.shape
         record = dict(
-            image=item.name, score=score.to_dict(),
+            image=item.name, score={**score.to_dict(), **realism},
             before=dict(mask_figures(before.mask, before_parts), **map_figures(before)),
             after=dict(mask_figures(after.mask, after_parts), **map_figures(after)),
             part_list=part_records(before_parts, crops),
@@ -136,7 +150,12 @@ class FinetuneEvalRun(StageOneRun):
                  ('after', f'{score["after_pixels"]} ({score["after_percent"]:.3g} %)'),
                  ('parts before / after', f'{score["before_parts"]} / {score["after_parts"]}'),
                  ('removal rate', score['removal_rate']), ('addition rate', score['addition_rate']),
-                 ('PSNR outside (dB)', score['psnr_outside']), ('SSIM outside', score['ssim_outside'])]
+                 ('PSNR outside (dB)', score['psnr_outside']), ('SSIM outside', score['ssim_outside']),
+                 ('NIQE GAN / MSE / fine-tuned', ' / '.join(
+                     format_figure(score.get(f'niqe_{role}'), 2) for role in ('gan', 'mse', 'finetuned'))),
+                 ('detail retention (MSE-SR\'s)', f'{format_figure(score.get("detail_retention"))} '
+                                                  f'({format_figure(score.get("mse_detail_retention"))})'),
+                 ('realism', score.get('realism', 'n/a'))]
         added_titles = {label: CROP_TITLES[label] for label in ('after', 'before', 'mse')}  # thumbnail: after
         parts = part_views(record['part_list'], CROP_TITLES) + part_views(record['added_part_list'], added_titles,
                                                                           'added region')
@@ -146,8 +165,8 @@ class FinetuneEvalRun(StageOneRun):
         """Write ``finetune_eval.csv``, ``finetune_eval.json`` and ``index.html`` from the records on disk."""
         records = self.read_records(failures)
         scores = [FinetuneImageScore.from_dict(record['score']) for record in records]
-        summary = summarize_finetune(scores)
         rows = [record['score'] for record in records]
+        summary = {**summarize_finetune(scores), **summarize_realism(rows)}
         write_text(os.path.join(self.run_root, 'finetune_eval.csv'), csv_text(CSV_FIELDS, rows))
         write_text(os.path.join(self.run_root, 'finetune_eval.json'), json.dumps(json_ready(
             {'summary': summary, 'images': rows, 'failures': [str(failure) for failure in failures]}), indent=1))
@@ -162,6 +181,11 @@ class FinetuneEvalRun(StageOneRun):
                  'Addition rate = fine-tuned artifact pixels outside the original\'s mask, relative to the '
                  'original\'s artifact area (n/a when the original has no artifact). PSNR / SSIM outside: original '
                  'vs fine-tuned result on the pixels outside both masks.',
+                 'Realism: NIQE of each result (basicsr, lower = more natural; n/a under 192x96 px). Detail '
+                 'retention = mean |Laplacian| of the fine-tuned result / the original\'s, outside both masks (the '
+                 'MSE-SR\'s own ratio in brackets). Verdict: softened when retention < '
+                 f'{self.realism_opt["min_retention"]} or NIQE rose by more than {self.realism_opt["niqe_margin"]}; '
+                 'collapsed when it also fell to the MSE-SR\'s detail or NIQE; kept otherwise.',
                  f'Detector options: {json.dumps(self.opt["detector"])}']
         threshold = self.detector.opt['threshold']
         figure_sets = {'original GAN-SR': [record['before'] for record in records],

@@ -1,0 +1,63 @@
+"""The realism figures in the scripts' printed summaries: the demo's goals and the fine-tuning table's columns."""
+import importlib.util
+import os
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO_ROOT, 'scripts', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def summary(**overrides):
+    """A ``finetune_eval.json`` summary of a collapsed run (the shape desra/test.py writes)."""
+    total = {'images': 2, 'before_pixels': 100, 'before_percent': 1.0, 'after_pixels': 0, 'after_percent': 0.0,
+             'before_parts': 3, 'after_parts': 0, 'removal_rate': 1.0, 'addition_rate': 0.0,
+             'mean_psnr_outside': 28.0, 'mean_ssim_outside': 0.7, 'mean_niqe_gan': 5.0, 'mean_niqe_mse': 8.0,
+             'mean_niqe_finetuned': 7.5, 'mean_detail_retention': 0.3, 'mean_mse_detail_retention': 0.5,
+             'min_detail_retention': 0.25, 'realism': 'collapsed on 2 of 2 images'}
+    total.update(overrides)
+    return total
+
+
+IMAGES = [{'image': 'grass', 'detail_retention': 0.25, 'mse_detail_retention': 0.5, 'niqe_gan': 5.0, 'niqe_mse': 8.0,
+           'niqe_finetuned': 7.0, 'realism': 'collapsed'},
+          {'image': 'tiny', 'detail_retention': 0.35, 'mse_detail_retention': 0.5, 'niqe_gan': None, 'niqe_mse': None,
+           'niqe_finetuned': None, 'realism': 'collapsed'}]
+
+
+def test_demo_summary_prints_realism_and_says_which_goals_are_not_met():
+    run_demo = load_script('run_demo')
+    text = run_demo.summary_text(summary(), IMAGES)
+    assert 'NIQE               GAN 5.00 / MSE 8.00 / fine-tuned 7.50' in text
+    assert 'detail retention   mean 0.300, min 0.250' in text and 'MSE model: 0.500' in text
+    assert 'realism            collapsed on 2 of 2 images' in text
+    assert 'grass  0.250 (0.500), 5.00 / 8.00 / 7.00, collapsed' in text
+    assert 'tiny   0.350 (0.500), n/a / n/a / n/a, collapsed' in text
+    assert 'met      removal rate >= 0.8' in text and 'met      addition rate <= 0.1' in text
+    assert 'not met  mean NIQE fine-tuned <= mean NIQE GAN + 0.5' in text
+    assert 'not met  detail retention >= 0.8 on every held-out image' in text
+
+
+@pytest.mark.parametrize('overrides, met', [
+    ({'mean_niqe_finetuned': 5.5, 'min_detail_retention': 0.8}, [True, True, True, True]),
+    ({'mean_niqe_finetuned': 5.51, 'min_detail_retention': 0.79}, [True, True, False, False]),
+    ({'removal_rate': None, 'addition_rate': None, 'mean_niqe_gan': None}, [False, False, False, False]),
+    ({'removal_rate': 0.79, 'addition_rate': 0.11}, [False, False, False, False]),
+])
+def test_demo_goals(overrides, met):
+    assert [ok for _, ok in load_script('run_demo').goals_met(summary(**overrides))] == met
+
+
+def test_finetune_table_has_the_realism_columns():
+    table = load_script('reproduce_finetune_table').format_table([dict(summary(), sr_model='RealESRGAN')])
+    header, row = table.splitlines()
+    assert header.split()[-6:] == ['mean_niqe_gan', 'mean_niqe_mse', 'mean_niqe_finetuned', 'mean_detail_retention',
+                                   'min_detail_retention', 'realism']
+    assert row.split()[-11:-6] == ['5.00', '8.00', '7.50', '0.3000', '0.2500']
+    assert row.endswith('collapsed on 2 of 2 images')
