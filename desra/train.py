@@ -29,6 +29,7 @@ Usage::
     torchrun --nproc_per_node=4 desra/train.py -opt options/finetune_ldl_x4.yml --launcher pytorch --auto_resume
 """
 import logging
+import os
 import random
 import time
 from contextlib import contextmanager
@@ -47,7 +48,7 @@ from basicsr.utils.options import copy_opt_file, dict2str, parse_options
 from desra.data.deterministic_sampler import DeterministicSampler
 from desra.utils.checkpoint import save_checkpoint_file
 from desra.utils.cli import run_main
-from desra.utils.options import ROOT_PATH, check_num_gpu
+from desra.utils.options import check_num_gpu
 
 
 def get_rng_states():
@@ -247,5 +248,10 @@ def train_pipeline(root_path):
     return 0
 
 
+def main():
+    """Train from the command line (``sys.argv``); ``experiments/`` and ``tb_logger/`` go under the current folder."""
+    return train_pipeline(os.getcwd())
+
+
 if __name__ == '__main__':
-    run_main(lambda: train_pipeline(ROOT_PATH))
+    run_main(main)

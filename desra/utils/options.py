@@ -17,7 +17,7 @@ from basicsr.utils import set_random_seed
 from basicsr.utils.dist_util import get_dist_info, init_dist
 from basicsr.utils.options import _postprocess_yml_value, ordered_yaml
 
-#: The repository root: ``results/`` and ``experiments/`` are resolved against it, as basicsr does.
+#: The root of a checkout (tests and scripts find repository files by it); commands write under the current folder.
 ROOT_PATH = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir, osp.pardir))
 
 
@@ -77,14 +77,14 @@ def resolve_device(opt):
     return torch.device('cuda', torch.cuda.current_device())
 
 
-def parse_command_options(description, is_train=False, args=None, root_path=ROOT_PATH):
+def parse_command_options(description, is_train=False, args=None, root_path=None):
     """Parse the command line and option file of a DeSRA command.
 
     Args:
         description (str): The command's one-line help.
         is_train (bool): Stored in ``opt['is_train']`` for basicsr models.
         args (list[str] | None): Command-line words (default: ``sys.argv[1:]``).
-        root_path (str): Folder against which ``results/<name>`` is placed.
+        root_path (str | None): Folder against which ``results/<name>`` is placed (default: the current folder).
 
     Returns:
         tuple[dict, argparse.Namespace]: The options, with ``dist``, ``rank``, ``world_size``, a numeric
@@ -123,6 +123,7 @@ def parse_command_options(description, is_train=False, args=None, root_path=ROOT
     set_random_seed(seed + opt['rank'])
 
     paths = opt.setdefault('path', {})
+    root_path = root_path or os.getcwd()
     paths['results_root'] = paths.get('results_root') or osp.join(root_path, 'results')
     for key, value in paths.items():
         if isinstance(value, str):
