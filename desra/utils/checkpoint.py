@@ -13,6 +13,7 @@ from collections import OrderedDict
 
 import torch
 
+from desra.utils.hub import resolve_weights
 from desra.utils.img_io import atomic_output
 
 #: Keys tried in this order by ``param_key='auto'``: EMA weights first, as Real-ESRGAN's inference does.
@@ -34,7 +35,7 @@ def load_state_dict(path, param_key='auto'):
     """Read the state dict stored in a checkpoint file.
 
     Args:
-        path (str): Checkpoint file (``.pth``).
+        path (str): Checkpoint file (``.pth``), or a hub id ``hf://owner/repo/file`` (:mod:`desra.utils.hub`).
         param_key (str | tuple[str] | None): Key holding the state dict. ``'auto'`` picks the first of
             :data:`AUTO_PARAM_KEYS` present, else the file itself if it is a bare state dict. A tuple of keys picks
             the first of them the file has (e.g. :data:`EMA_OR_PLAIN_PARAM_KEYS`). ``None`` means the file is a bare
@@ -49,7 +50,7 @@ def load_state_dict(path, param_key='auto'):
         KeyError: The file lacks ``param_key`` (all of them, for a tuple); the message lists the keys it has.
         ValueError: The file holds no state dict.
     """
-    path = os.fspath(path)
+    path = resolve_weights(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: no such checkpoint file')
     checkpoint = torch.load(path, map_location='cpu', weights_only=True)
