@@ -25,6 +25,7 @@ from desra.utils.image_names import index_images, stem_of
 from desra.detection import ArtifactDetector
 from desra.inference import TiledUpsampler, build_upsampler
 from desra.utils.img_io import load_rgb255, write_image
+from desra.utils.progress import progress_bar
 
 
 def to_rgb255(rgb):
@@ -95,7 +96,7 @@ class ArtifactAreaValidator:
         dataset_opt = dataloader.dataset.opt
         upsampler = TiledUpsampler(net, self.scale, self.tile, self.tile_pad, device=self.device)
         artifact_pixels = total_pixels = 0
-        for data in dataloader:
+        for data in progress_bar(dataloader, f'validation {dataset_opt["name"]}', 'img', leave=False):
             lq_path = data['lq_path'][0]
             lq = data['lq'][0].permute(1, 2, 0).numpy()
             sr = to_rgb255(upsampler.upscale_rgb(lq))

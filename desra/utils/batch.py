@@ -12,12 +12,12 @@ import time
 import torch.distributed as dist
 from basicsr.utils import get_env_info, get_root_logger, get_time_str
 from basicsr.utils.options import dict2str
-from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from desra.inference import build_upsampler, upscale_decoded
 from desra.utils.image_names import Failure
 from desra.utils.img_io import decode_image, read_image
+from desra.utils.progress import progress_bar
 
 
 def get_command_logger(opt, command):
@@ -98,7 +98,7 @@ def shard(items, opt):
 
 
 def run_batch(items, process, is_done, opt, logger, desc):
-    """Process this rank's share of ``items``, one at a time, with a progress bar.
+    """Process this rank's share of ``items``, one at a time, with a progress bar (on rank 0).
 
     Args:
         items (list[ImageItem]): All images of the run (the rank takes its share).
@@ -119,7 +119,7 @@ def run_batch(items, process, is_done, opt, logger, desc):
     failures = []
     start = time.time()
     with logging_redirect_tqdm([logger]):
-        for item in tqdm(todo, desc=desc, unit='img', disable=not todo):
+        for item in progress_bar(todo, desc, 'img'):
             try:
                 process(item)
             except ValueError as error:
