@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PRETRAINED := experiments/pretrained_models
 
-.PHONY: venv weights demo test clean-demo
+.PHONY: venv weights demo test gpu-check clean-demo
 
 # The virtual environment, rebuilt when the requirements change.
 $(VENV)/.installed: setup.py requirements.txt requirements-test.txt
@@ -30,6 +30,10 @@ demo: venv weights
 test: venv
 	$(PY) -m flake8 desra scripts tests setup.py
 	$(PY) -m pytest -q tests
+
+# Every check that needs a CUDA GPU (detection and training throughput, CUDA tests, torchrun over NCCL), <= 8 min.
+gpu-check: venv
+	$(PY) scripts/gpu_check.py
 
 clean-demo:
 	rm -rf results/demo_*

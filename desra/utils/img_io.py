@@ -6,6 +6,7 @@ Conventions used across DeSRA:
   (H, W, 3) in BGR order or (H, W, 4) in BGRA order;
 * a *float RGB image* is ``float32``, shape (H, W, 3), RGB order, values in [0, 1].
 """
+import contextvars
 import os
 import tempfile
 from contextlib import contextmanager
@@ -17,6 +18,10 @@ import numpy as np
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+#: While set (by :meth:`desra.utils.pipeline.BackgroundWriter.deferring`), :func:`write_image` and
+#: :func:`write_text` hand ``(function, path, data...)`` to it instead of writing: a background thread writes.
+DEFERRED_WRITES = contextvars.ContextVar('desra_deferred_writes', default=None)
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 
@@ -134,6 +139,9 @@ def write_image(path, img, params=None):
     Raises:
         OSError: OpenCV could not encode the image under this file extension.
     """
+    defer = DEFERRED_WRITES.get()
+    if defer is not None:
+        return defer(write_image, path, np.array(img), params)  # a copy: the caller may reuse its array
     with atomic_output(path) as tmp_path:
         if not cv2.imwrite(tmp_path, img, params or []):
             raise OSError(f'{path}: OpenCV could not write a {img.dtype} image of shape {img.shape}')
@@ -141,6 +149,9 @@ def write_image(path, img, params=None):
 
 def write_text(path, text):
     """Write ``text`` to ``path`` atomically (UTF-8)."""
+    defer = DEFERRED_WRITES.get()
+    if defer is not None:
+        return defer(write_text, path, text)
     with atomic_output(path) as tmp_path:
         with open(tmp_path, 'w', encoding='utf-8') as f:
             f.write(text)
