@@ -222,6 +222,7 @@ def run_lr_pipeline(size, images, repeats, sr_feat, sr_blocks):
                 best[mode] = min(best[mode], time.perf_counter() - start)
     for mode, seconds in best.items():
         print(f'  {mode:10s} {seconds:6.2f} s  {images / seconds:5.2f} images/s')
+    print(f'  load average over the last 5 minutes: {os.getloadavg()[1]:.1f} (other processes share the cores)')
     print(f'  overlapped / serial throughput: x{best["serial"] / best["overlapped"]:.2f}')
     return best
 
