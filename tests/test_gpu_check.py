@@ -6,6 +6,7 @@ import runpy
 import subprocess
 
 import pytest
+import torch
 from conftest import REPO_ROOT
 
 import desra.detect
@@ -38,6 +39,7 @@ def parsed_arguments(command):
     return vars(parsed.value.args[0])
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the refusal of a machine without CUDA')
 def test_refuses_at_once_without_cuda(tmp_path, capsys):
     output = tmp_path / 'report.md'
     assert GPU_CHECK['main'](['--output', str(output)]) == 2
