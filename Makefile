@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PRETRAINED := experiments/pretrained_models
 
-.PHONY: venv weights demo test chromium clean-demo
+.PHONY: venv weights demo test chromium gpu-check clean-demo
 
 # The virtual environment, rebuilt when the requirements change.
 $(VENV)/.installed: setup.py requirements.txt requirements-test.txt
@@ -37,6 +37,10 @@ chromium:
 test: venv chromium
 	$(PY) -m flake8 desra scripts tests setup.py
 	$(PY) -m pytest -q tests
+
+# Every check that needs a CUDA GPU (detection and training throughput, CUDA tests, torchrun over NCCL), <= 8 min.
+gpu-check: venv
+	$(PY) scripts/gpu_check.py
 
 clean-demo:
 	rm -rf results/demo_*

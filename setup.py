@@ -1,9 +1,15 @@
-"""Install the DeSRA toolkit: ``pip install -e .`` (add ``[test]`` for the test-only needs)."""
+"""Install the DeSRA toolkit: ``pip install .`` (or ``-e .`` for development; add ``[test]`` for the test-only needs).
+
+The option templates ship as package data: ``desra/options`` is a symbolic link to the repository's ``options/``
+(one copy of each YAML file), which the build copies into the package as plain files.
+"""
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
+#: ``desra-<command>`` runs ``desra.commands:<command>`` (``-`` for ``_``); see desra/commands.py.
+COMMANDS = ('detect', 'build_dataset', 'train', 'test', 'infer', 'options')
 
 
 def read_requirements(name):
@@ -28,7 +34,8 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.8',
     packages=find_packages(include=['desra', 'desra.*']),
-    package_data={'desra': ['detection/*.txt']},
+    package_data={'desra': ['detection/*.txt', 'options/*.yml', 'options/*/*.yml']},
     install_requires=read_requirements('requirements.txt'),
+    entry_points={'console_scripts': [f'desra-{name.replace("_", "-")} = desra.commands:{name}' for name in COMMANDS]},
     extras_require={'test': read_requirements('requirements-test.txt')},
 )

@@ -304,5 +304,11 @@ def train_pipeline(root_path=None, args=None):
     return 0
 
 
+def main():
+    """Train from the command line (``sys.argv``); ``experiments/`` and ``tb_logger/`` go under ``--root`` (default:
+    the current folder)."""
+    return train_pipeline()
+
+
 if __name__ == '__main__':
-    run_main(train_pipeline)
+    run_main(main)

@@ -5,6 +5,7 @@
     python scripts/benchmark_detection.py --device cuda --segformer random-b5
     python scripts/benchmark_detection.py --mode whole --device cpu --segformer none
     python scripts/benchmark_detection.py --mode whole --device cpu --segformer random-b5 --autocast bf16
+    python scripts/benchmark_detection.py --mode lr-pipeline --size 960x540 --images 6 --repeats 2
 
 CPU (default): on two image pairs made from a scikit-image photo resized to 1920x1080 (MSE-SR: the photo; GAN-SR:
 the photo with noise, or with noise and high-frequency texture), times, best of ``--repeats`` interleaved runs:
@@ -22,9 +23,17 @@ and prints the ratios, the largest map difference and whether the masks agree. `
 decoder, 150 classes; saved to a temporary folder and loaded as a user's folder is), so the cost of the real model
 can be measured where its weights cannot be had: the labels are meaningless, the time is B5's. ``--size`` changes
 the image size (``WxH``).
+
+``--mode lr-pipeline`` runs the detect command (:class:`desra.detection.runner.DetectRun`) in LR mode on ``--images``
+LR images of a quarter of ``--size``, serially (``pipeline: {prefetch: 0, write_queue: 0}``) and overlapped (a loader
+thread making the SR results ahead, a writer thread writing the outputs; :mod:`desra.utils.pipeline`), alternately
+in fresh folders, and prints the best wall time of each and their ratio. The SR networks are random RRDBNets of
+``--sr-feat`` features and ``--sr-blocks`` blocks (x4), so that the run measures the pipeline, not one network; with
+RealESRGAN_x4plus's size (64, 23) the network dominates on a CPU and the overlap gains less.
 """
 import argparse
 import contextlib
+import os
 import tempfile
 import time
 
@@ -32,11 +41,17 @@ import cv2
 import numpy as np
 import skimage.data
 import torch
+import yaml
 from scipy import ndimage
 from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
 import desra  # noqa: F401  (basicsr shim)
+from basicsr.archs.rrdbnet_arch import RRDBNet
 from desra.detection import ArtifactDetector, clean_mask, contrast_map
+from desra.detection.runner import DetectRun
+from desra.utils.checkpoint import save_checkpoint_file
+from desra.utils.img_io import write_image
+from desra.utils.options import parse_command_options
 
 SIZE = (1920, 1080)  # width, height
 THRESHOLD, MIN_AREA = 0.7, 4000
@@ -159,6 +174,61 @@ def run_whole_detection(device, segformer, autocast, size, repeats):
           'artifact pixels)')
 
 
+#: The two ways ``--mode lr-pipeline`` runs the detect command.
+PIPELINE_MODES = {'serial': {'prefetch': 0, 'write_queue': 0}, 'overlapped': {'prefetch': 2, 'write_queue': 8}}
+
+
+def write_lr_job(folder, size, images, sr_feat, sr_blocks):
+    """LR images (``size`` / 4, the coffee photo with different noise) and x4 RRDBNet checkpoints for the MSE and GAN
+    roles in ``folder``; return the detect options (LR mode, segmenter none)."""
+    rng = np.random.default_rng(0)
+    photo = cv2.resize(skimage.data.coffee(), (size[0] // 4, size[1] // 4), interpolation=cv2.INTER_AREA)
+    for index in range(images):
+        noisy = np.clip(photo + rng.normal(0, 3, photo.shape), 0, 255).astype(np.uint8)
+        write_image(os.path.join(folder, 'lr', f'{index:03d}.png'), noisy[..., ::-1].copy())
+    network = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': sr_feat, 'num_block': sr_blocks,
+               'num_grow_ch': max(sr_feat // 2, 1), 'scale': 4}
+    paths = {}
+    for seed, role in enumerate(('mse', 'gan')):
+        torch.manual_seed(seed)
+        net = RRDBNet(**{key: value for key, value in network.items() if key != 'type'})
+        paths[f'pretrain_network_{role}'] = os.path.join(folder, f'{role}.pth')
+        save_checkpoint_file({'params': net.state_dict()}, paths[f'pretrain_network_{role}'])
+    return {'name': 'bench', 'num_gpu': 0, 'manual_seed': 0, 'scale': 4,
+            'datasets': {'detect': {'dataroot_lq': os.path.join(folder, 'lr')}},
+            'network_mse': network, 'network_gan': network, 'path': paths,
+            'detector': {'segmenter': {'type': 'none'}}}
+
+
+def run_lr_pipeline(size, images, repeats, sr_feat, sr_blocks):
+    """Serial vs overlapped LR-mode detect runs, alternately, best of ``repeats`` (module docstring)."""
+    print(f'LR mode, {images} LR images of {size[0] // 4}x{size[1] // 4} -> {size[0]}x{size[1]}, random x4 RRDBNet '
+          f'({sr_feat} features, {sr_blocks} blocks), segmenter none; CPU, {os.cpu_count()} cores, torch threads '
+          f'{torch.get_num_threads()}; best of {repeats}')
+    best = {mode: float('inf') for mode in PIPELINE_MODES}
+    cpu = {}  # CPU seconds (all threads) of the best run
+    with tempfile.TemporaryDirectory() as folder:
+        option_file = os.path.join(folder, 'detect.yml')
+        with open(option_file, 'w') as f:
+            yaml.safe_dump(write_lr_job(folder, size, images, sr_feat, sr_blocks), f)
+        for repeat in range(repeats):
+            for mode, pipeline in PIPELINE_MODES.items():
+                force = [f'path:results_root={os.path.join(folder, f"{mode}_{repeat}")}'] + [
+                    f'pipeline:{key}={value}' for key, value in pipeline.items()]
+                opt, _ = parse_command_options('benchmark', args=['-opt', option_file, '--force_yml', *force])
+                run = DetectRun(opt)
+                start, cpu_start = time.perf_counter(), time.process_time()
+                if run.run() != 0:
+                    raise RuntimeError(f'the {mode} detect run failed')
+                if time.perf_counter() - start < best[mode]:
+                    best[mode], cpu[mode] = time.perf_counter() - start, time.process_time() - cpu_start
+    for mode, seconds in best.items():
+        print(f'  {mode:10s} {seconds:6.2f} s  {images / seconds:5.2f} images/s  (CPU time {cpu[mode]:.1f} s)')
+    print(f'  load average over the last 5 minutes: {os.getloadavg()[1]:.1f} (other processes share the cores)')
+    print(f'  overlapped / serial throughput: x{best["serial"] / best["overlapped"]:.2f}')
+    return best
+
+
 def parse_size(text):
     """``'1920x1080'`` -> (1920, 1080)."""
     try:
@@ -171,9 +241,10 @@ def parse_size(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--device', default='cpu', help='cpu or cuda')
-    parser.add_argument('--mode', choices=['release', 'whole'],
+    parser.add_argument('--mode', choices=['release', 'whole', 'lr-pipeline'],
                         help='release: map and mask, ours vs the release (CPU; the default there); whole: the whole '
-                             'detection with SegFormer on --device (the default on cuda)')
+                             'detection with SegFormer on --device (the default on cuda); lr-pipeline: the detect '
+                             'command in LR mode, serial vs overlapped loading / writing (CPU)')
     parser.add_argument('--segformer', default='nvidia/segformer-b5-finetuned-ade-640-640',
                         help='SegFormer weights for --mode whole: folder, cached hub id, mmseg .pth, none, or '
                              'random-b5 (B5 architecture, random weights: its time without its weights)')
@@ -181,6 +252,9 @@ def main(argv=None):
                         help="the segmenter's autocast for --mode whole (auto: fp16 on CUDA, float32 on the CPU)")
     parser.add_argument('--size', type=parse_size, default=SIZE, help='image size WxH (default 1920x1080)')
     parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--images', type=int, default=6, help='LR images of --mode lr-pipeline')
+    parser.add_argument('--sr-feat', type=int, default=16, help='features of the RRDBNets of --mode lr-pipeline')
+    parser.add_argument('--sr-blocks', type=int, default=2, help='RRDB blocks of the RRDBNets of --mode lr-pipeline')
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     mode = args.mode or ('release' if device.type == 'cpu' else 'whole')
@@ -188,6 +262,10 @@ def main(argv=None):
         if device.type != 'cpu':
             parser.error('--mode release compares CPU code; use --device cpu')
         run_against_release(args.size, args.repeats)
+    elif mode == 'lr-pipeline':
+        if device.type != 'cpu':
+            parser.error('--mode lr-pipeline runs on the CPU; use --device cpu')
+        run_lr_pipeline(args.size, args.images, args.repeats, args.sr_feat, args.sr_blocks)
     else:
         run_whole_detection(device, args.segformer, args.autocast, args.size, args.repeats)
 

@@ -266,6 +266,7 @@ def test_detector_options_are_checked_at_construction(key, value, expected):
         ArtifactDetector(dict(NO_SEGMENTER, **{key: value}))
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
 def test_detector_on_cuda_matches_the_cpu():
     mse, gan = photo_pair('coffee')

@@ -133,7 +133,7 @@ def test_missing_weights_fail_at_construction_with_directions(model_path):
     with pytest.raises(SegmenterWeightsError) as error:
         ArtifactDetector({'segmenter': {'type': 'segformer', 'model_path': model_path}})
     message = str(error.value)
-    for hint in (model_path, f'huggingface-cli download {DEFAULT_SEGFORMER_MODEL}', DESRA_RELEASE_URL,
+    for hint in (model_path, f'hf download {DEFAULT_SEGFORMER_MODEL}', DESRA_RELEASE_URL,
                  'type: none'):
         assert hint in message
 
@@ -259,3 +259,18 @@ def test_hub_id_loads_from_the_local_cache(tmp_path, monkeypatch, image):
     segmenter = build_segmenter({'model_path': 'someone/segformer-tiny', 'scale': SMALL_SCALE})
     model = SegformerForSemanticSegmentation.from_pretrained(snapshot, local_files_only=True).eval()
     np.testing.assert_array_equal(segmenter(image), expected_labels(model, image, SMALL_SCALE))
+
+
+def test_hf_scheme_repository_loads_offline_from_the_cache(tmp_path, monkeypatch, image):
+    """``model_path: hf://owner/repo`` (a whole repository) is the cached snapshot under ``HF_HUB_OFFLINE``."""
+    snapshot = tmp_path / 'hub' / 'models--someone--segformer-tiny' / 'snapshots' / 'abc123'
+    randomise(SegformerForSemanticSegmentation(tiny_config())).save_pretrained(snapshot)
+    (snapshot.parents[1] / 'refs').mkdir()
+    (snapshot.parents[1] / 'refs' / 'main').write_text('abc123')
+    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_CACHE', str(tmp_path / 'hub'))
+    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', True)
+    segmenter = build_segmenter({'model_path': 'hf://someone/segformer-tiny', 'scale': SMALL_SCALE})
+    model = SegformerForSemanticSegmentation.from_pretrained(snapshot, local_files_only=True).eval()
+    np.testing.assert_array_equal(segmenter(image), expected_labels(model, image, SMALL_SCALE))
+    with pytest.raises(FileNotFoundError, match='hf download someone/other'):
+        build_segmenter({'model_path': 'hf://someone/other', 'scale': SMALL_SCALE})

@@ -388,7 +388,8 @@ class StageOneRun:
     def run(self):
         """Process this rank's images, then (rank 0) the run-level outputs; return the exit status (0 or 1)."""
         self.log_stale()
-        failures = run_batch(self.items, self.process, self.is_done, self.opt, self.logger, self.command)
+        failures = run_batch(self.items, self.process, self.is_done, self.opt, self.logger, self.command,
+                             prefetch=self.sr_cache.prefetch if self.sr_cache is not None else None)
         failures = self.input_failures + gather_failures(failures, self.opt)
         if self.opt['rank'] == 0:
             self.write_run_outputs(failures)

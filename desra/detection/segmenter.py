@@ -1,11 +1,14 @@
 """Step 1 of DeSRA's detection: ADE20K semantic segmentation of the GAN-SR image with SegFormer.
 
-Two weight formats are read, never downloaded (``local_files_only``):
+Two weight formats are read:
 
 * transformers: a folder written by ``save_pretrained`` or a hub id already in the local cache, e.g.
-  ``nvidia/segformer-b5-finetuned-ade-640-640`` (B5, ADE20K, 640x640);
+  ``nvidia/segformer-b5-finetuned-ade-640-640`` (B5, ADE20K, 640x640), read without network; or
+  ``hf://nvidia/segformer-b5-finetuned-ade-640-640``, downloaded into the cache when the environment allows it
+  (not with ``HF_HUB_OFFLINE=1``; :mod:`desra.utils.hub`);
 * mmsegmentation: the ``.pth`` checkpoint of the DeSRA release
-  (``segformer_mit-b5_640x640_160k_ade20k_20220617_203542-940a6bd8.pth``), see :mod:`.mmseg_segformer`.
+  (``segformer_mit-b5_640x640_160k_ade20k_20220617_203542-940a6bd8.pth``), see :mod:`.mmseg_segformer`; also as
+  ``hf://<owner>/<repo>/<file>.pth``.
 
 Inference follows mmseg's ADE20K test pipeline: resize keeping the aspect ratio so that the long side is at most
 2048 and the short side at most 640 (``scale``; whichever bound is tighter, enlarging small images), bilinear;
@@ -33,6 +36,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from desra.utils.hub import resolve_weights
 
 #: The B5 ADE20K SegFormer on the Hugging Face hub.
 DEFAULT_SEGFORMER_MODEL = 'nvidia/segformer-b5-finetuned-ade-640-640'
@@ -71,9 +76,9 @@ class SegmenterWeightsError(FileNotFoundError):
 
 
 def _missing_weights_message(model_path, reason):
-    return (f'SegFormer weights "{model_path}" not found ({reason}). DeSRA never downloads at run time. Get the '
-            f'ADE20K SegFormer-B5 either from the Hugging Face hub (`huggingface-cli download '
-            f'{DEFAULT_SEGFORMER_MODEL}`, then model_path: {DEFAULT_SEGFORMER_MODEL} or the downloaded folder) or '
+    return (f'SegFormer weights "{model_path}" not found ({reason}). Get the ADE20K SegFormer-B5 either from the '
+            f'Hugging Face hub (model_path: hf://{DEFAULT_SEGFORMER_MODEL} downloads it where the network is allowed; '
+            f'or `hf download {DEFAULT_SEGFORMER_MODEL}`, then model_path: {DEFAULT_SEGFORMER_MODEL}) or '
             f'as the mmseg checkpoint of the DeSRA release ({DESRA_RELEASE_URL}; model_path: the .pth file). '
             'Or set `segmenter: {type: none}` to detect without semantic adjustment (weight 1 for every pixel).')
 
@@ -120,7 +125,7 @@ def check_segformer_weights(model_path):
     Raises:
         SegmenterWeightsError: The weights are not available locally; the message says where to get them.
     """
-    model_path = os.fspath(model_path)
+    model_path = resolve_weights(model_path)  # a Hugging Face hub id: its file or snapshot folder in the cache
     if model_path.endswith(('.pth', '.pt')):
         if not os.path.isfile(model_path):
             raise SegmenterWeightsError(_missing_weights_message(model_path, 'no such file'))
@@ -137,6 +142,7 @@ def load_segformer(model_path):
 
     Raises:
         SegmenterWeightsError: The weights are not available locally.
+        FileNotFoundError: A hub id ``hf://...`` cannot be had (the message gives the ``hf download`` command).
     """
     # transformers takes seconds to import: only detectors that segment pay for it.
     from transformers import SegformerForSemanticSegmentation

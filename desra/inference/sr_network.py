@@ -6,6 +6,7 @@ from basicsr.archs import build_network
 
 from desra.inference.tiled_upsampler import TiledUpsampler
 from desra.utils.checkpoint import load_network_weights
+from desra.utils.hub import resolve_weights
 
 
 def build_sr_network(network_opt, weights_path=None, param_key='auto', device='cpu'):
@@ -42,7 +43,8 @@ def build_upsampler(opt, name, device, tile_opt=None):
         tile_opt (dict | None): Tile settings (the keys of ``tile``) used instead of ``opt['tile']``.
 
     Raises:
-        KeyError: The options lack ``network_<name>`` or its checkpoint path (the message names the key).
+        KeyError: The options lack ``network_<name>`` or its checkpoint path (the message names the key); the path
+            may be a hub id ``hf://owner/repo/file`` (:mod:`desra.utils.hub`).
         FileNotFoundError: The checkpoint file is missing (the message names it and the key).
     """
     network_key, path_key = f'network_{name}', f'pretrain_network_{name}'
@@ -51,6 +53,7 @@ def build_upsampler(opt, name, device, tile_opt=None):
     weights_path = opt.get('path', {}).get(path_key)
     if not weights_path:
         raise KeyError(f'option "path:{path_key}" (the {name} network weights) is missing')
+    weights_path = resolve_weights(weights_path)
     if not os.path.isfile(weights_path):
         raise FileNotFoundError(f'{weights_path}: no such file (path:{path_key}); see '
                                 'experiments/pretrained_models/README.md for where to get the weights')

@@ -13,6 +13,10 @@ from basicsr.archs.rrdbnet_arch import RRDBNet
 from basicsr.archs.swinir_arch import SwinIR
 
 from desra.utils.img_io import DecodedImage
+from desra.utils.progress import progress_bar
+
+#: Fewest tiles of one image that get their own progress bar (a very large image; rank 0 only).
+TILE_BAR_MIN = 17
 
 
 def size_multiple(net, scale):
@@ -83,6 +87,8 @@ class TiledUpsampler:
         """Process ``img`` (1, 3, H, W), H and W multiples of ``self.multiple``, in tiles; returns the SR tensor."""
         _, channels, height, width = img.shape
         output = img.new_zeros((1, channels, height * self.scale, width * self.scale))
+        bar = progress_bar(None, 'tiles', 'tile', total=math.ceil(height / self.tile) * math.ceil(width / self.tile),
+                           min_total=TILE_BAR_MIN, leave=False)
         for top in range(0, height, self.tile):
             for left in range(0, width, self.tile):
                 bottom, right = min(top + self.tile, height), min(left + self.tile, width)
@@ -95,6 +101,8 @@ class TiledUpsampler:
                 s = self.scale
                 output[..., top * s:bottom * s, left * s:right * s] = tile_out[
                     ..., (top - ctx_top) * s:(bottom - ctx_top) * s, (left - ctx_left) * s:(right - ctx_left) * s]
+                bar.update()
+        bar.close()
         return output
 
     def upscale(self, decoded, alpha_upsampler='model'):

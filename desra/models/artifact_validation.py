@@ -41,6 +41,7 @@ from desra.detection import ArtifactDetector
 from desra.inference import TiledUpsampler, build_upsampler
 from desra.metrics.realism import format_figure, niqe_score, realism_options, score_realism, summarize_realism
 from desra.utils.img_io import load_rgb255, write_image
+from desra.utils.progress import progress_bar
 
 
 def to_rgb255(rgb):
@@ -164,7 +165,7 @@ class ArtifactAreaValidator:
         upsampler = TiledUpsampler(net, self.scale, self.tile, self.tile_pad, device=self.device)
         artifact_pixels = total_pixels = 0
         realism = []
-        for data in dataloader:
+        for data in progress_bar(dataloader, f'validation {dataset_opt["name"]}', 'img', leave=False):
             lq_path = data['lq_path'][0]
             lq = data['lq'][0].permute(1, 2, 0).numpy()
             sr = to_rgb255(upsampler.upscale_rgb(lq))

@@ -12,16 +12,18 @@ import logging
 import os
 import shutil
 import time
+from functools import partial
 
 import torch.distributed as dist
 from basicsr.utils import get_env_info, get_root_logger, get_time_str
 from basicsr.utils.options import dict2str
-from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from desra.inference import build_upsampler, upscale_decoded
 from desra.utils.image_names import PER_IMAGE_ERRORS, capped_lines, failure_of
 from desra.utils.img_io import decode_image, read_image, remove_stale_temp_files, write_text
+from desra.utils.pipeline import BackgroundWriter, Prefetcher, pipeline_options
+from desra.utils.progress import progress_bar
 
 
 def new_log_file(folder, stem):
@@ -102,6 +104,7 @@ class SRCache:
         self.roles = tuple(roles)
         self.device = device
         self._upsamplers = {}
+        self._prefetcher = None
 
     def made_with(self, role):
         """What shapes ``role``'s results: its network options, checkpoint file (path, size, time), param key,
@@ -164,7 +167,8 @@ class SRCache:
                 self.load_network(role)
 
     def ensure(self, item, overwrite=False):
-        """Make the missing results of ``item`` (all of them with ``overwrite``) from ``item.lq_path``, read once.
+        """Make the missing results of ``item`` (all of them with ``overwrite``) from ``item.lq_path``, read once; or,
+        after :meth:`prefetch`, wait for the loader thread to have made them.
 
         Returns:
             DecodedImage | None: The LR image when it had to be read (for the caller's other uses), else None.
@@ -172,6 +176,12 @@ class SRCache:
         Raises:
             ImageReadError: The LR image cannot be read (the message names it).
         """
+        if self._prefetcher is not None:
+            return self._prefetcher.get(item)
+        return self.make_missing(item, overwrite)
+
+    def make_missing(self, item, overwrite=False):
+        """What :meth:`ensure` returns, made now in the calling thread."""
         missing = self.missing_roles(item, overwrite)
         if not missing:
             return None
@@ -179,6 +189,19 @@ class SRCache:
         for role in missing:
             upscale_decoded(self.load_network(role), lq, item.sr_paths[role])
         return lq
+
+    def prefetch(self, items, depth):
+        """Make the results of ``items`` (in this order, ``depth`` images ahead) on a loader thread from now on;
+        :meth:`ensure` must then be called for them in the same order. Returns self, for :meth:`close`."""
+        self._prefetcher = Prefetcher(partial(self.make_missing, overwrite=self.opt.get('overwrite', False)), items,
+                                      depth)
+        return self
+
+    def close(self):
+        """Stop the loader thread of :meth:`prefetch`; :meth:`ensure` works in the calling thread again."""
+        if self._prefetcher is not None:
+            self._prefetcher.close()
+            self._prefetcher = None
 
 
 def file_identity(path):
@@ -236,35 +259,56 @@ def shard(items, opt):
     return items[opt['rank']::opt['world_size']]
 
 
-def run_batch(items, process, is_done, opt, logger, desc):
-    """Process this rank's share of ``items``, one at a time, with a progress bar.
+def run_batch(items, process, is_done, opt, logger, desc, prefetch=None):
+    """Process this rank's share of ``items`` with a progress bar (on rank 0), loading ahead and writing behind.
+
+    With the ``pipeline`` options (:mod:`desra.utils.pipeline`) the images are loaded ``pipeline: prefetch`` ahead
+    by ``prefetch`` and the files ``process`` writes are written by a background thread while the next image is
+    processed; ``prefetch: 0`` and ``write_queue: 0`` give a serial run.
 
     Args:
         items (list[ImageItem]): All images of the run (the rank takes its share).
         process (callable): ``process(item)``; raises ``ValueError`` (naming the files) for an image it cannot use
             (or another of :data:`~desra.utils.image_names.PER_IMAGE_ERRORS`).
         is_done (callable): ``is_done(item)``: whether the image's outputs are complete from an earlier run.
-        opt (dict): The command's options (``rank``, ``world_size``, ``overwrite``).
+        opt (dict): The command's options (``rank``, ``world_size``, ``overwrite``, ``pipeline``).
         logger (logging.Logger): Receives one warning per failure.
         desc (str): Label of the progress bar.
+        prefetch (callable | None): ``prefetch(todo, depth)`` starts loading the images to do, in order, ``depth``
+            ahead, so that ``process`` finds them loaded; it returns an object whose ``close()`` stops it
+            (:meth:`SRCache.prefetch`).
 
     Returns:
-        list[Failure]: The images of this rank that failed.
+        list[Failure]: The images of this rank that failed (also those whose outputs could not be written).
     """
     mine = shard(items, opt)
     todo = mine if opt.get('overwrite', False) else [item for item in mine if not is_done(item)]
     if len(todo) < len(mine):
         logger.info(f'{len(mine) - len(todo)} of {len(mine)} images already done in an earlier run: skipped '
                     '(set overwrite: true to redo them)')
+    pipeline = pipeline_options(opt)
     failures = []
     start = time.time()
-    with logging_redirect_tqdm([logger]):
-        for item in tqdm(todo, desc=desc, unit='img', disable=not todo):
-            try:
-                process(item)
-            except PER_IMAGE_ERRORS as error:
-                failures.append(failure_of(item.name, error))
-                logger.warning(f'skipped {failures[-1]}')
+    writer = BackgroundWriter(pipeline['write_queue'])
+    loader = prefetch(todo, pipeline['prefetch']) if prefetch is not None and pipeline['prefetch'] and todo else None
+    try:
+        with logging_redirect_tqdm([logger]):
+            for item in progress_bar(todo, desc, 'img'):
+                try:
+                    with writer.deferring(item.name):
+                        process(item)
+                except PER_IMAGE_ERRORS as error:
+                    failures.append(failure_of(item.name, error))
+                    logger.warning(f'skipped {failures[-1]}')
+    finally:
+        if loader is not None:
+            loader.close()
+        writer.close()
+    failed = {failure.name for failure in failures}
+    for failure in writer.failures:
+        if failure.name not in failed:
+            failures.append(failure)
+            logger.warning(f'skipped {failure}')
     logger.info(f'{len(todo) - len(failures)} images processed in {time.time() - start:.1f} s')
     return failures
 

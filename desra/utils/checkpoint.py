@@ -14,6 +14,7 @@ from collections import OrderedDict
 
 import torch
 
+from desra.utils.hub import resolve_weights
 from desra.utils.img_io import atomic_output
 
 #: Keys tried in this order by ``param_key='auto'``: EMA weights first, as Real-ESRGAN's inference does.
@@ -62,7 +63,7 @@ def load_state_dict(path, param_key='auto'):
     """Read the state dict stored in a checkpoint file.
 
     Args:
-        path (str): Checkpoint file (``.pth``).
+        path (str): Checkpoint file (``.pth``), or a hub id ``hf://owner/repo/file`` (:mod:`desra.utils.hub`).
         param_key (str | tuple[str] | None): Key holding the state dict. ``'auto'`` picks the first of
             :data:`AUTO_PARAM_KEYS` present, else the file itself if it is a bare state dict. A tuple of keys picks
             the first of them the file has (e.g. :data:`EMA_OR_PLAIN_PARAM_KEYS`). ``None`` means the file is a bare
@@ -78,7 +79,7 @@ def load_state_dict(path, param_key='auto'):
         KeyError: The file lacks ``param_key`` (all of them, for a tuple); the message lists the keys it has.
         ValueError: The file holds no state dict.
     """
-    path = os.fspath(path)
+    path = os.fspath(resolve_weights(path))
     checkpoint = load_checkpoint_file(path)
     if not isinstance(checkpoint, dict):
         raise ValueError(f'{path}: expected a dict (state dict or {{"params": ...}}), '

@@ -11,6 +11,7 @@ than :func:`max_image_pixels` pixels (option ``max_image_pixels``, default :data
 refused, so a small file that declares a huge size cannot exhaust the memory. A JPEG that ends before its image data
 does (truncated download) is refused too, instead of being decoded grey-filled.
 """
+import contextvars
 import os
 import re
 import socket
@@ -27,6 +28,10 @@ from PIL import Image
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+#: While set (by :meth:`desra.utils.pipeline.BackgroundWriter.deferring`), :func:`write_image` and
+#: :func:`write_text` hand ``(function, path, data...)`` to it instead of writing: a background thread writes.
+DEFERRED_WRITES = contextvars.ContextVar('desra_deferred_writes', default=None)
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 #: Default of the ``max_image_pixels`` option: 2**27 = 134 million pixels (e.g. 16384 x 8192); a float32 RGB copy of
@@ -269,6 +274,9 @@ def write_image(path, img, params=None):
     Raises:
         OSError: OpenCV could not encode the image under this file extension.
     """
+    defer = DEFERRED_WRITES.get()
+    if defer is not None:
+        return defer(write_image, path, np.array(img), params)  # a copy: the caller may reuse its array
     with atomic_output(path) as tmp_path:
         if not cv2.imwrite(tmp_path, img, params or []):
             raise OSError(f'{path}: OpenCV could not write a {img.dtype} image of shape {img.shape}')
@@ -276,6 +284,9 @@ def write_image(path, img, params=None):
 
 def write_text(path, text):
     """Write ``text`` to ``path`` atomically (UTF-8)."""
+    defer = DEFERRED_WRITES.get()
+    if defer is not None:
+        return defer(write_text, path, text)
     with atomic_output(path) as tmp_path:
         with open(tmp_path, 'w', encoding='utf-8') as f:
             f.write(text)

@@ -296,7 +296,9 @@ _DATASET_KEYS = {'dataroot_mse': PATH, 'dataroot_gan': PATH, 'dataroot_lq': PATH
                  'meta_info_key': OPTIONAL_TEXT}
 _COMMON = {'name': NAME, 'num_gpu': Rule('auto or an integer >= 0', lambda v: v if v == 'auto' else _integer(0)(v)),
            'manual_seed': integer(0, nullable=True), 'scale': integer(1), 'dist_params': OPEN}
-_RUN_COMMON = {**_COMMON, 'overwrite': BOOL, 'max_image_pixels': integer(1)}
+#: The overlap of LR-mode work (:func:`desra.utils.pipeline.pipeline_options`).
+PIPELINE = Block({'prefetch': integer(0), 'write_queue': integer(0)}, nullable=True)
+_RUN_COMMON = {**_COMMON, 'overwrite': BOOL, 'max_image_pixels': integer(1), 'pipeline': PIPELINE}
 
 
 def _network_paths(*roles, results_root=True):

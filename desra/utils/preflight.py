@@ -12,6 +12,7 @@ from desra.detection import DATASET_LINKS
 from desra.detection.detector import DEFAULT_DETECTOR_OPT
 from desra.detection.segmenter import DESRA_RELEASE_URL, SegmenterWeightsError, check_segformer_weights
 from desra.losses.perceptual_loss import VGG19_FILENAME, VGG19_URL, find_vgg19_weights
+from desra.utils.hub import is_hub_id, resolve_weights
 from desra.utils.option_schema import OptionError
 
 _REAL_ESRGAN = 'https://github.com/xinntao/Real-ESRGAN/releases/download'
@@ -125,6 +126,11 @@ def _network_problems(opt, roles, required):
         if not path:
             if required:
                 problems.append(f'path:{key}: not set (the weights of network_{role})')
+        elif is_hub_id(path):
+            try:
+                resolve_weights(path)  # fetched now (when allowed), or found in the Hugging Face cache
+            except (FileNotFoundError, ValueError) as error:
+                problems.append(f'path:{key}: {error}')
         elif not os.path.isfile(os.path.expanduser(path)):
             problems.append(f'path:{key}: {path}: no such file (get it: {weight_source(path)})')
     return problems
