@@ -44,10 +44,12 @@ from basicsr.utils import (AvgTimer, MessageLogger, get_env_info, get_root_logge
                            make_exp_dirs, mkdir_and_rename, scandir, set_random_seed)
 from basicsr.utils.options import copy_opt_file, dict2str, parse_options
 
+from desra.archs.auto_arch import resolve_network_opt
 from desra.data.deterministic_sampler import DeterministicSampler
 from desra.utils.checkpoint import save_checkpoint_file
 from desra.utils.cli import run_main
 from desra.utils.options import ROOT_PATH, check_num_gpu
+from desra.utils.registry import import_user_modules
 
 
 def get_rng_states():
@@ -150,6 +152,7 @@ def train_pipeline(root_path):
         int: Exit status (0).
     """
     opt, args = parse_options(root_path, is_train=True)
+    import_user_modules(opt)
     check_num_gpu(opt, args.opt)
     opt['root_path'] = root_path
     torch.backends.cudnn.benchmark = True
@@ -172,6 +175,7 @@ def train_pipeline(root_path):
     resume_state = None
     if resume_path is not None:
         resume_state = torch.load(resume_path, map_location='cpu', weights_only=True)
+        opt['network_g'] = resolve_network_opt(opt, 'g')  # type: auto: the architecture is read from this file
         for key in ('pretrain_network_g', 'pretrain_network_d'):  # the state holds the weights
             opt['path'][key] = None
     model = build_model(opt)

@@ -17,6 +17,8 @@ from basicsr.utils import set_random_seed
 from basicsr.utils.dist_util import get_dist_info, init_dist
 from basicsr.utils.options import _postprocess_yml_value, ordered_yaml
 
+from desra.utils.registry import import_user_modules
+
 #: The repository root: ``results/`` and ``experiments/`` are resolved against it, as basicsr does.
 ROOT_PATH = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir, osp.pardir))
 
@@ -102,6 +104,7 @@ def parse_command_options(description, is_train=False, args=None, root_path=ROOT
     args = parser.parse_args(args)
 
     opt = apply_overrides(load_yaml(args.opt), args.force_yml)
+    import_user_modules(opt)  # the user's own registered archs, before any network is built
     if 'name' not in opt:
         raise ValueError(f'{args.opt}: the option "name" is required (results go to results/<name>/)')
     opt['is_train'] = is_train
