@@ -130,6 +130,9 @@ def test_auto_errors_name_the_checkpoint(tmp_path):
     opt = {'network_g': {'type': 'auto'}, 'path': {'pretrain_network_g': path}, 'scale': 2}
     with pytest.raises(ValueError, match=f'{path}: network_g is a x4 Compact model but the option "scale" is 2'):
         build_upsampler(opt, 'g', 'cpu')
+    opt.update(scale=4, network_g={'type': 'auto', 'num_feat': 64})
+    with pytest.raises(ValueError, match='reads the architecture from its checkpoint: remove num_feat'):
+        build_upsampler(opt, 'g', 'cpu')
     torch.save({'encoder.weight': torch.zeros(3, 3)}, tmp_path / 'unknown.pth')
     with pytest.raises(ValueError, match='unknown.pth: spandrel does not recognise the architecture'):
         build_upsampler({'network_g': {'type': 'auto'}, 'path': {'pretrain_network_g': str(tmp_path / 'unknown.pth')}},

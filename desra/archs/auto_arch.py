@@ -165,15 +165,19 @@ def detect_network(path, param_key='auto'):
 
 
 @ARCH_REGISTRY.register()
-def auto(model_path=None, param_key='auto'):
+def auto(model_path=None, param_key='auto', **architecture):
     """basicsr's ``type: auto``: the network in ``model_path`` (:func:`detect_network`).
 
     In options, ``model_path`` and ``param_key`` come from ``path: pretrain_network_<role>`` and
     ``param_key_<role>`` (:func:`resolve_network_opt`).
 
     Raises:
-        ValueError: No checkpoint named, or one spandrel cannot use (the message names it).
+        ValueError: Architecture keys given (the checkpoint decides them), no checkpoint named, or one spandrel
+            cannot use (the message names it).
     """
+    if architecture:
+        raise ValueError(f'network type auto reads the architecture from its checkpoint: remove '
+                         f'{", ".join(sorted(architecture))} from the network options')
     if not model_path:
         raise ValueError('network type auto reads its architecture from a checkpoint: set path:pretrain_network_<role>')
     return detect_network(model_path, param_key)
