@@ -5,6 +5,7 @@ DeSRA's datasets, losses and models in basicsr's registries, so that a YAML ``ty
 """
 # flake8: noqa
 from .utils import basicsr_compat  # must come before any basicsr import
+from .archs import *
 from .data import *
 from .losses import *
 from .models import *

@@ -48,6 +48,7 @@ from basicsr.utils import (AvgTimer, MessageLogger, get_env_info, get_root_logge
                            scandir, set_random_seed)
 from basicsr.utils.options import copy_opt_file, dict2str
 
+from desra.archs.auto_arch import resolve_network_opt
 from desra.data.deterministic_sampler import DeterministicSampler
 from desra.utils.batch import new_log_file
 from desra.utils.checkpoint import CorruptCheckpointError, load_checkpoint_file, save_checkpoint_file
@@ -229,6 +230,7 @@ def train_pipeline(root_path=None, args=None):
 
     train_loader, train_sampler, val_loaders = create_dataloaders(opt, logger)
     if resume_path is not None:
+        opt['network_g'] = resolve_network_opt(opt, 'g')  # type: auto: the architecture is read from this file
         for key in ('pretrain_network_g', 'pretrain_network_d'):  # the state holds the weights
             opt['path'][key] = None
     model = build_model(opt)

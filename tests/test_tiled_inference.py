@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from desra.inference import TiledUpsampler, build_sr_network, size_multiple
+from desra.inference import TiledUpsampler, build_sr_network, size_requirements
 from desra.utils.img_io import decode_image, read_image
 from tests.conftest import TINY_RRDB_OPT, make_tiny_rrdbnet, run_command
 
@@ -55,9 +55,9 @@ def test_half_is_for_cuda_and_its_fp16_path_agrees_with_fp32():
     assert 0 < np.abs(fp16 - fp32).max() <= 1 / 255  # it ran in fp16, and fp16 is enough for 8-bit output
 
 
-def test_pre_pad_is_cropped_and_size_multiple():
+def test_pre_pad_is_cropped_and_size_requirements():
     net2 = build_sr_network(dict(TINY_RRDB_OPT, scale=2))
-    assert size_multiple(net2, 2) == 2 and size_multiple(make_tiny_rrdbnet(), 4) == 1
+    assert size_requirements(net2, 2).multiple_of == 2 and size_requirements(make_tiny_rrdbnet(), 4).multiple_of == 1
     out = TiledUpsampler(net2, 2, pre_pad=5).upscale_rgb(_photo(33, 47))
     assert out.shape == (66, 94, 3)
     with pytest.raises(ValueError, match='tile_pad'):

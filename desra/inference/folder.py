@@ -1,11 +1,14 @@
-"""Super-resolve a folder of images: outputs named as the inputs, written atomically, finished ones skipped."""
+"""Super-resolve a folder of images: outputs named as the inputs (or ``<stem>_<suffix>``), written atomically,
+finished ones skipped."""
 import os
 from dataclasses import dataclass, field
 
+import cv2
+import numpy as np
 from tqdm import tqdm
 
 from desra.utils.image_names import PER_IMAGE_ERRORS, capped_lines, failure_of
-from desra.utils.img_io import decode_image, encode_image, list_images, read_image, write_image
+from desra.utils.img_io import DecodedImage, decode_image, encode_image, list_images, read_image, write_image
 
 #: Formats that cannot hold an alpha channel; RGBA inputs in them are written as PNG instead.
 NO_ALPHA_EXTENSIONS = ('.jpg', '.jpeg', '.bmp', '.ppm', '.pgm')
@@ -25,22 +28,43 @@ class FolderRunReport:
         return '\n'.join([line, capped_lines(list(self.failed.values()), indent='  FAILED ')]).rstrip()
 
 
-def output_name(path, has_alpha):
-    """The output's path: ``path``, as PNG when the image has alpha and ``path``'s format cannot hold it."""
+def output_name(path, has_alpha, suffix=''):
+    """The output's path for input ``path``: the same, ``<stem>_<suffix><ext>`` with a ``suffix`` (Real-ESRGAN's
+    naming), and as PNG when the image has alpha and the input's format cannot hold it."""
     root, ext = os.path.splitext(path)
-    return f'{root}.png' if has_alpha and ext.lower() in NO_ALPHA_EXTENSIONS else path
+    root = f'{root}_{suffix}' if suffix else root
+    return f'{root}.png' if has_alpha and ext.lower() in NO_ALPHA_EXTENSIONS else f'{root}{ext}'
 
 
-def find_output(output_root, rel_path):
-    """The existing output for input ``rel_path`` (same name, or its PNG twin), or None."""
-    for candidate in (rel_path, output_name(rel_path, has_alpha=True)):
+def find_output(output_root, rel_path, suffix=''):
+    """The existing output for input ``rel_path`` (see :func:`output_name`, with or without alpha), or None."""
+    for candidate in (output_name(rel_path, False, suffix), output_name(rel_path, True, suffix)):
         path = os.path.join(output_root, candidate)
         if os.path.isfile(path):
             return path
     return None
 
 
-def upscale_file(upsampler, input_path, output_path, alpha_upsampler='model'):
+def resize_to_outscale(sr, lr_shape, outscale):
+    """Real-ESRGAN's ``--outscale``: the SR image resized with Lanczos (OpenCV) to ``int(outscale * LR size)``.
+
+    Args:
+        sr (DecodedImage): The network's output.
+        lr_shape (tuple[int]): (H, W) of the LR image.
+        outscale (float): The final scale (> 0).
+
+    Returns:
+        DecodedImage: Of size (int(outscale * H), int(outscale * W)), values clipped to [0, 1].
+    """
+    size = (max(int(lr_shape[1] * outscale), 1), max(int(lr_shape[0] * outscale), 1))
+
+    def resize(channels):
+        return np.clip(cv2.resize(channels, size, interpolation=cv2.INTER_LANCZOS4), 0, 1)
+    alpha = None if sr.alpha is None else resize(sr.alpha)
+    return DecodedImage(resize(sr.rgb), alpha, sr.max_value, sr.is_gray)
+
+
+def upscale_file(upsampler, input_path, output_path, alpha_upsampler='model', outscale=None):
     """Super-resolve one image file into ``output_path`` (atomic), keeping its depth, gray-ness and alpha.
 
     Returns:
@@ -49,10 +73,10 @@ def upscale_file(upsampler, input_path, output_path, alpha_upsampler='model'):
     Raises:
         ImageReadError: ``input_path`` is not a readable image (the message names it).
     """
-    return upscale_decoded(upsampler, decode_image(read_image(input_path)), output_path, alpha_upsampler)
+    return upscale_decoded(upsampler, decode_image(read_image(input_path)), output_path, alpha_upsampler, outscale)
 
 
-def upscale_decoded(upsampler, decoded, output_path, alpha_upsampler='model'):
+def upscale_decoded(upsampler, decoded, output_path, alpha_upsampler='model', outscale=None):
     """:func:`upscale_file` for an image already read and decoded, e.g. one LR image given to several networks.
 
     Args:
@@ -61,18 +85,23 @@ def upscale_decoded(upsampler, decoded, output_path, alpha_upsampler='model'):
             decoded image can feed several networks.
         output_path (str): Where to write the SR image.
         alpha_upsampler (str): See :meth:`TiledUpsampler.upscale`.
+        outscale (float | None): Final scale (:func:`resize_to_outscale`); None or the network's scale: none.
 
     Returns:
         str: The path written: ``output_path``, or its PNG twin for an image with alpha (see :func:`output_name`).
     """
     output_path = output_name(output_path, decoded.alpha is not None)
-    write_image(output_path, encode_image(upsampler.upscale(decoded, alpha_upsampler=alpha_upsampler)))
+    sr = upsampler.upscale(decoded, alpha_upsampler=alpha_upsampler)
+    if outscale is not None and outscale != upsampler.scale:
+        sr = resize_to_outscale(sr, decoded.rgb.shape[:2], outscale)
+    write_image(output_path, encode_image(sr))
     return output_path
 
 
 def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite=False, alpha_upsampler='model',
-                   show_progress=True):
-    """Super-resolve every image under ``input_root`` into ``output_root`` with the same relative names.
+                   show_progress=True, suffix='', outscale=None):
+    """Super-resolve every image under ``input_root`` into ``output_root`` with the same relative names
+    (``<stem>_<suffix>`` with a ``suffix``).
 
     A file that cannot be read (or is too large, truncated, or runs out of memory:
     :data:`~desra.utils.image_names.PER_IMAGE_ERRORS`) is recorded with its path and reason and the run goes on;
@@ -88,6 +117,8 @@ def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite
         overwrite (bool): Recompute outputs that exist.
         alpha_upsampler (str): See :meth:`TiledUpsampler.upscale`.
         show_progress (bool): Show a tqdm bar.
+        suffix (str): Appended to the output names (:func:`output_name`).
+        outscale (float | None): Final scale (:func:`resize_to_outscale`).
 
     Returns:
         FolderRunReport
@@ -102,12 +133,13 @@ def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite
     report = FolderRunReport()
     for rel_path in tqdm(rel_paths, desc=f'SR {os.path.basename(os.path.normpath(output_root))}', unit='img',
                          disable=not show_progress):
-        if not overwrite and find_output(output_root, rel_path):
+        if not overwrite and find_output(output_root, rel_path, suffix):
             report.skipped.append(rel_path)
             continue
         input_path = os.path.join(input_root, rel_path)
         try:
-            upscale_file(upsampler, input_path, os.path.join(output_root, rel_path), alpha_upsampler)
+            upscale_file(upsampler, input_path, os.path.join(output_root, output_name(rel_path, False, suffix)),
+                         alpha_upsampler, outscale)
         except PER_IMAGE_ERRORS as error:
             failure = failure_of(input_path, error)
             report.failed[rel_path] = failure.message if isinstance(error, ValueError) else str(failure)

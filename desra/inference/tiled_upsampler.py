@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 from basicsr.archs.rrdbnet_arch import RRDBNet
-from basicsr.archs.swinir_arch import SwinIR
+from spandrel import SizeRequirements
 
 from desra.utils.img_io import DecodedImage
 from desra.utils.progress import progress_bar
@@ -19,17 +19,26 @@ from desra.utils.progress import progress_bar
 TILE_BAR_MIN = 17
 
 
-def size_multiple(net, scale):
-    """The multiple that the input height and width must have for ``net`` at ``scale``.
+def size_requirements(net, scale):
+    """The input sizes ``net`` accepts at ``scale``, in input pixels (spandrel's :class:`SizeRequirements`).
 
-    RRDBNet pixel-unshuffles its input at scale 2 (by 2) and 1 (by 4); SwinIR works on whole windows.
+    A network detected from its checkpoint (``type: auto``) gives spandrel's requirements for its architecture;
+    basicsr's RRDBNet pixel-unshuffles its input at scale 2 (by 2) and 1 (by 4). A window-attention network (an
+    integer ``window_size``: SwinIR, HAT, OmniSR, ...) also gets whole windows, so that a tile sees the windows the
+    whole image would and tiled results agree with untiled ones.
     """
-    multiple = 1
-    if isinstance(net, RRDBNet):
-        multiple = {1: 4, 2: 2}.get(scale, 1)
-    elif isinstance(net, SwinIR):
-        multiple = net.window_size
-    return multiple
+    detected = getattr(net, 'detected_arch', None)
+    if detected is not None:
+        minimum, multiple = detected.size_requirements.minimum, detected.size_requirements.multiple_of
+        if detected.size_requirements.square:
+            raise ValueError(f'{detected.source}: the {detected.name} model takes square inputs only, which the tiled '
+                             'upsampler does not make')
+    else:
+        minimum, multiple = 0, {1: 4, 2: 2}.get(scale, 1) if isinstance(net, RRDBNet) else 1
+    window = getattr(net, 'window_size', None)
+    if isinstance(window, int):
+        multiple = math.lcm(multiple, window)
+    return SizeRequirements(minimum=minimum, multiple_of=multiple)
 
 
 class TiledUpsampler:
@@ -42,7 +51,8 @@ class TiledUpsampler:
         tile_pad (int): Context in input pixels added around each tile and cropped from its output.
         pre_pad (int): Reflection padding (input pixels) added at the bottom and right of the whole image, removed
             from the output; reduces border effects.
-        half (bool): Run in fp16 (CUDA only; ignored on CPU).
+        half (bool): Run in fp16 (CUDA only; ignored on the CPU and for detected architectures spandrel runs in fp32
+            only, such as SwinIR).
         device (str | torch.device | None): Defaults to the device of ``net``'s parameters.
     """
 
@@ -50,7 +60,8 @@ class TiledUpsampler:
         if tile < 0 or tile_pad < 0 or pre_pad < 0:
             raise ValueError(f'tile ({tile}), tile_pad ({tile_pad}) and pre_pad ({pre_pad}) must be >= 0')
         self.device = torch.device(device) if device is not None else next(net.parameters()).device
-        self.half = half and self.device.type == 'cuda'
+        detected = getattr(net, 'detected_arch', None)
+        self.half = half and self.device.type == 'cuda' and (detected is None or detected.supports_half)
         self.net = net.to(self.device).eval()
         if self.half:
             self.net = self.net.half()
@@ -58,7 +69,8 @@ class TiledUpsampler:
         self.tile = tile
         self.tile_pad = tile_pad
         self.pre_pad = pre_pad
-        self.multiple = size_multiple(net, scale)
+        requirements = size_requirements(net, scale)
+        self.multiple, self.minimum = requirements.multiple_of, requirements.minimum
 
     @torch.inference_mode()
     def upscale_rgb(self, rgb):
@@ -73,8 +85,9 @@ class TiledUpsampler:
         height, width = rgb.shape[:2]
         img = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).unsqueeze(0).to(self.device)
         img = img.half() if self.half else img.float()
-        pad_bottom = self.pre_pad + (-(height + self.pre_pad)) % self.multiple
-        pad_right = self.pre_pad + (-(width + self.pre_pad)) % self.multiple
+        pad_bottom, pad_right = (max(size + self.pre_pad, self.minimum) - size for size in (height, width))
+        pad_bottom += (-(height + pad_bottom)) % self.multiple
+        pad_right += (-(width + pad_right)) % self.multiple
         if pad_bottom or pad_right:
             # reflection needs padding smaller than the image; replicate covers tiny images
             mode = 'reflect' if pad_bottom < height and pad_right < width else 'replicate'
@@ -84,7 +97,8 @@ class TiledUpsampler:
         return output.float().clamp_(0, 1)[0].permute(1, 2, 0).cpu().numpy()
 
     def _run_tiles(self, img):
-        """Process ``img`` (1, 3, H, W), H and W multiples of ``self.multiple``, in tiles; returns the SR tensor."""
+        """Process ``img`` (1, 3, H, W), H and W multiples of ``self.multiple`` and at least ``self.minimum``, in
+        tiles; returns the SR tensor. A context window smaller than ``self.minimum`` grows back into the image."""
         _, channels, height, width = img.shape
         output = img.new_zeros((1, channels, height * self.scale, width * self.scale))
         bar = progress_bar(None, 'tiles', 'tile', total=math.ceil(height / self.tile) * math.ceil(width / self.tile),
@@ -97,6 +111,8 @@ class TiledUpsampler:
                 ctx_left = max(left - self.tile_pad, 0) // self.multiple * self.multiple
                 ctx_bottom = min(math.ceil((bottom + self.tile_pad) / self.multiple) * self.multiple, height)
                 ctx_right = min(math.ceil((right + self.tile_pad) / self.multiple) * self.multiple, width)
+                ctx_top, ctx_bottom = self._grow(ctx_top, ctx_bottom, height)
+                ctx_left, ctx_right = self._grow(ctx_left, ctx_right, width)
                 tile_out = self.net(img[..., ctx_top:ctx_bottom, ctx_left:ctx_right])
                 s = self.scale
                 output[..., top * s:bottom * s, left * s:right * s] = tile_out[
@@ -104,6 +120,14 @@ class TiledUpsampler:
                 bar.update()
         bar.close()
         return output
+
+    def _grow(self, start, end, size):
+        """``[start, end)`` widened to ``self.minimum`` (rounded up to the multiple) inside ``[0, size)``."""
+        length = math.ceil(self.minimum / self.multiple) * self.multiple
+        if end - start >= length:
+            return start, end
+        start = max(min(start, end - length), 0)
+        return start, min(start + length, size)
 
     def upscale(self, decoded, alpha_upsampler='model'):
         """Super-resolve a decoded image file, keeping its depth, gray-ness and alpha channel.

@@ -36,9 +36,15 @@ Options beyond ``SRGANModel``'s:
 A perceptual loss needs VGG19 weights on disk; without them the model fails at construction with directions
 (:func:`desra.losses.perceptual_loss.find_vgg19_weights`), before basicsr could try to download them.
 
+The generator may be any architecture spandrel detects: ``network_g: {type: auto}`` with ``path:
+pretrain_network_g`` (:mod:`desra.archs.auto_arch`; the detected scale must equal ``scale``); the EMA copy and the
+discriminator are as for any other generator.
+
 Checkpoints ``net_g_<iter>.pth`` (``params``, ``params_ema``) and ``net_d_<iter>.pth`` (``params``) have Real-ESRGAN's
-release format and are written atomically; the training state is written by ``desra/train.py`` from
-:meth:`DeSRAModel.training_state`.
+release format, with the tensor names of the original checkpoint for a detected generator, and are written atomically;
+``logger: save_checkpoint_format: safetensors`` writes ``net_g_<iter>.safetensors`` (the EMA weights when kept, else
+``params``) and ``net_d_<iter>.safetensors`` instead (:func:`desra.utils.checkpoint.save_network_file`). The training
+state is written by ``desra/train.py`` from :meth:`DeSRAModel.training_state`.
 """
 import os
 from collections import OrderedDict
@@ -52,11 +58,12 @@ from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import MODEL_REGISTRY
 from torch.nn.parallel import DistributedDataParallel
 
+from desra.archs.auto_arch import check_scale, checkpoint_state_dict, load_detected_weights, resolve_network_opt
 from desra.losses.masked_loss import RegionGANLoss
 from desra.losses.perceptual_loss import RegionPerceptualLoss
 from desra.models.artifact_validation import ArtifactAreaValidator
-from desra.utils.checkpoint import (EMA_OR_PLAIN_PARAM_KEYS, cpu_state_dict, load_network_weights,
-                                    save_checkpoint_file)
+from desra.utils.checkpoint import (CHECKPOINT_FORMATS, EMA_OR_PLAIN_PARAM_KEYS, cpu_state_dict, load_network_weights,
+                                    save_network_file)
 
 #: ``train:amp`` values and the autocast dtype they select.
 AMP_DTYPES = {False: None, None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -87,7 +94,13 @@ class DeSRAModel(SRGANModel):
         channels_last = opt['is_train'] and opt['train'].get('channels_last', True)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.artifact_validator = None
+        save_format = (opt.get('logger') or {}).get('save_checkpoint_format', 'pth')
+        if save_format not in CHECKPOINT_FORMATS:
+            raise ValueError(f'logger:save_checkpoint_format must be one of {", ".join(CHECKPOINT_FORMATS)}, '
+                             f'got {save_format!r}')
+        opt['network_g'] = resolve_network_opt(opt, 'g')
         super().__init__(opt)
+        check_scale(self.get_bare_model(self.net_g), opt.get('scale'), 'g')
         if self.is_train and opt.get('val') is not None:
             # built now, while the generator holds its original weights (resume_training replaces them)
             self.artifact_validator = ArtifactAreaValidator(opt, self.device, self.generator_for_inference())
@@ -150,9 +163,10 @@ class DeSRAModel(SRGANModel):
         """
         if param_key == 'params_ema':
             param_key = EMA_OR_PLAIN_PARAM_KEYS
-        used_key = load_network_weights(self.get_bare_model(net), load_path, param_key, strict)
-        get_root_logger().info(f'Loading {type(self.get_bare_model(net)).__name__} from {load_path} '
-                               f'(key "{used_key}").')
+        bare = self.get_bare_model(net)
+        load = load_detected_weights if hasattr(bare, 'detected_arch') else load_network_weights
+        used_key = load(bare, load_path, param_key, strict)
+        get_root_logger().info(f'Loading {type(bare).__name__} from {load_path} (key "{used_key}").')
 
     def feed_data(self, data):
         self.lq = self.to_device(data['lq'])
@@ -268,12 +282,14 @@ class DeSRAModel(SRGANModel):
 
     @master_only
     def save_network(self, net, net_label, current_iter, param_key='params'):
-        """Write ``<net_label>_<iter>.pth`` (``latest`` for -1) in ``path:models``: ``{param_key: state_dict}``."""
+        """Write ``<net_label>_<iter>.pth`` (``latest`` for -1) in ``path:models``: ``{param_key: state_dict}``, or
+        ``.safetensors`` (``logger: save_checkpoint_format``); a detected generator under its checkpoint's names."""
         nets = net if isinstance(net, list) else [net]
         keys = param_key if isinstance(param_key, list) else [param_key]
         label = 'latest' if current_iter == -1 else current_iter
-        save_checkpoint_file({key: cpu_state_dict(self.get_bare_model(n)) for n, key in zip(nets, keys)},
-                             os.path.join(self.opt['path']['models'], f'{net_label}_{label}.pth'))
+        save_format = (self.opt.get('logger') or {}).get('save_checkpoint_format', 'pth')
+        save_network_file({key: checkpoint_state_dict(self.get_bare_model(n)) for n, key in zip(nets, keys)},
+                          os.path.join(self.opt['path']['models'], f'{net_label}_{label}'), save_format)
 
     def save(self, epoch, current_iter):
         """Write the networks in Real-ESRGAN's format; ``desra/train.py`` writes the training state."""

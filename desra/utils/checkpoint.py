@@ -6,13 +6,20 @@ Formats understood (all loaded with ``weights_only=True``):
   alone (``RealESRGAN_x4plus.pth``, ``RealESRNet_x4plus.pth``, ``RealESRGAN_x4plus_netD.pth``, SwinIR's models);
 * a bare state dict (``{'conv_first.weight': tensor, ...}``);
 * wrappers ``{'state_dict': ...}`` or ``{'model': ...}`` (mmseg, generic trainers);
-* keys prefixed by ``module.`` (saved from DataParallel / DistributedDataParallel).
+* keys prefixed by ``module.`` (saved from DataParallel / DistributedDataParallel);
+* ``.safetensors`` files: one flat state dict (as model zoos ship them; ``param_key`` does not apply to them).
+
+Networks are written in Real-ESRGAN's ``.pth`` format or, with ``logger: save_checkpoint_format: safetensors``, as
+one flat ``.safetensors`` state dict (:func:`save_network_file`).
 """
 import os
 import pickle
 from collections import OrderedDict
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file as load_safetensors
+from safetensors.torch import save_file as save_safetensors
 
 from desra.utils.hub import resolve_weights
 from desra.utils.img_io import atomic_output
@@ -20,8 +27,10 @@ from desra.utils.img_io import atomic_output
 #: Keys tried in this order by ``param_key='auto'``: EMA weights first, as Real-ESRGAN's inference does.
 AUTO_PARAM_KEYS = ('params_ema', 'params', 'state_dict', 'model')
 #: ``param_key`` for basicsr's ``params_ema``: as basicsr's ``load_network`` does, a checkpoint without it (e.g. LDL's
-#: releases) gives its ``params``.
+#: releases) gives its ``params``; a bare state dict (model zoos' files) gives itself.
 EMA_OR_PLAIN_PARAM_KEYS = ('params_ema', 'params')
+#: Formats :func:`save_network_file` writes (``logger: save_checkpoint_format``).
+CHECKPOINT_FORMATS = ('pth', 'safetensors')
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -33,7 +42,8 @@ class CorruptCheckpointError(ValueError):
 
 
 def load_checkpoint_file(path):
-    """``torch.load(path, map_location='cpu', weights_only=True)``, with a one-line error naming the file.
+    """The object a checkpoint file holds, on the CPU, with a one-line error naming the file: a ``.safetensors``
+    file's flat state dict, or what a ``.pth`` / ``.state`` holds, loaded with ``weights_only=True``.
 
     Raises:
         FileNotFoundError: No file at ``path``.
@@ -44,11 +54,13 @@ def load_checkpoint_file(path):
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: no such checkpoint file')
     try:
+        if is_safetensors(path):
+            return load_safetensors(path, device='cpu')
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError:
         raise CorruptCheckpointError(f'{path}: refused by weights_only loading: it holds Python objects other than '
                                      'tensors and plain containers') from None
-    except (RuntimeError, EOFError, ValueError) as error:
+    except (RuntimeError, EOFError, ValueError, SafetensorError) as error:
         reason = str(error).split('. ')[0] or 'the file ends too early'
         size = os.path.getsize(path)
         raise CorruptCheckpointError(f'{path}: not a complete checkpoint, the file is empty, truncated or corrupt '
@@ -59,11 +71,17 @@ def _is_state_dict(obj):
     return isinstance(obj, dict) and len(obj) > 0 and all(torch.is_tensor(v) for v in obj.values())
 
 
+def is_safetensors(path):
+    """Whether ``path`` names a ``.safetensors`` file (by its extension)."""
+    return os.fspath(path).lower().endswith('.safetensors')
+
+
 def load_state_dict(path, param_key='auto'):
     """Read the state dict stored in a checkpoint file.
 
     Args:
-        path (str): Checkpoint file (``.pth``), or a hub id ``hf://owner/repo/file`` (:mod:`desra.utils.hub`).
+        path (str): Checkpoint file (``.pth``; ``.safetensors``, always a bare state dict), or a hub id
+            ``hf://owner/repo/file`` (:mod:`desra.utils.hub`).
         param_key (str | tuple[str] | None): Key holding the state dict. ``'auto'`` picks the first of
             :data:`AUTO_PARAM_KEYS` present, else the file itself if it is a bare state dict. A tuple of keys picks
             the first of them the file has (e.g. :data:`EMA_OR_PLAIN_PARAM_KEYS`). ``None`` means the file is a bare
@@ -84,21 +102,27 @@ def load_state_dict(path, param_key='auto'):
     if not isinstance(checkpoint, dict):
         raise ValueError(f'{path}: expected a dict (state dict or {{"params": ...}}), '
                          f'found {type(checkpoint).__name__}')
-    if param_key == 'auto':
+    if param_key == 'auto' or is_safetensors(path):
         param_key = next((key for key in AUTO_PARAM_KEYS if _is_state_dict(checkpoint.get(key))), None)
     if param_key is None:
         state_dict = checkpoint
     else:
         keys = param_key if isinstance(param_key, tuple) else (param_key,)
         param_key = next((key for key in keys if key in checkpoint), None)
+        if param_key is None and keys == EMA_OR_PLAIN_PARAM_KEYS and _is_state_dict(checkpoint):
+            return _strip_module_prefix(checkpoint), None
         if param_key is None:
             wanted = ' or '.join(f'"{key}"' for key in keys)
             raise KeyError(f'{path}: no key {wanted} in the checkpoint; it has {sorted(checkpoint)[:10]}')
         state_dict = checkpoint[param_key]
     if not _is_state_dict(state_dict):
         raise ValueError(f'{path}: no state dict found (top-level keys: {sorted(checkpoint)[:10]})')
-    state_dict = {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state_dict.items()}
-    return state_dict, param_key
+    return _strip_module_prefix(state_dict), param_key
+
+
+def _strip_module_prefix(state_dict):
+    """``state_dict`` without the ``module.`` prefixes DataParallel / DistributedDataParallel add."""
+    return {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state_dict.items()}
 
 
 def describe_mismatch(net_state, loaded_state, limit=20):
@@ -160,3 +184,29 @@ def save_checkpoint_file(obj, path):
     """
     with atomic_output(path) as tmp_path:
         torch.save(obj, tmp_path)
+
+
+def save_network_file(state_dicts, path_stem, save_format='pth'):
+    """Write network weights atomically, as ``<path_stem>.pth`` or ``<path_stem>.safetensors``.
+
+    Args:
+        state_dicts (dict[str, dict[str, Tensor]]): Weights by key, e.g. ``{'params': ..., 'params_ema': ...}``.
+        path_stem (str): The file's path without extension.
+        save_format (str): ``'pth'``: Real-ESRGAN's format, ``{key: state_dict, ...}``. ``'safetensors'``: the
+            first state dict in :data:`AUTO_PARAM_KEYS` order (``params_ema`` when present: the weights Real-ESRGAN's
+            inference uses) as a flat state dict, with its key in the metadata (``param_key``).
+
+    Returns:
+        str: The path written.
+    """
+    if save_format not in CHECKPOINT_FORMATS:
+        raise ValueError(f'checkpoint format must be one of {", ".join(CHECKPOINT_FORMATS)}, got {save_format!r}')
+    path = f'{path_stem}.{save_format}'
+    if save_format == 'pth':
+        save_checkpoint_file(state_dicts, path)
+        return path
+    key = next((key for key in AUTO_PARAM_KEYS if key in state_dicts), next(iter(state_dicts)))
+    tensors = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in state_dicts[key].items()}
+    with atomic_output(path) as tmp_path:
+        save_safetensors(tensors, tmp_path, metadata={'param_key': key})
+    return path

@@ -110,6 +110,12 @@ def choice(*values, nullable=False):
     return Rule('one of ' + ', '.join('false' if v is False else str(v) for v in values), check, nullable)
 
 
+def _string_list(value):
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError
+    return value
+
+
 def _int_pair(value):
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise ValueError
@@ -295,7 +301,8 @@ TILE = Block({'tile_size': integer(0), 'tile_pad': integer(0), 'pre_pad': intege
 _DATASET_KEYS = {'dataroot_mse': PATH, 'dataroot_gan': PATH, 'dataroot_lq': PATH, 'meta_info_file': PATH,
                  'meta_info_key': OPTIONAL_TEXT}
 _COMMON = {'name': NAME, 'num_gpu': Rule('auto or an integer >= 0', lambda v: v if v == 'auto' else _integer(0)(v)),
-           'manual_seed': integer(0, nullable=True), 'scale': integer(1), 'dist_params': OPEN}
+           'manual_seed': integer(0, nullable=True), 'scale': integer(1), 'dist_params': OPEN,
+           'import_modules': Rule('a list of module names (strings)', _string_list, nullable=True)}
 #: The overlap of LR-mode work (:func:`desra.utils.pipeline.pipeline_options`).
 PIPELINE = Block({'prefetch': integer(0), 'write_queue': integer(0)}, nullable=True)
 _RUN_COMMON = {**_COMMON, 'overwrite': BOOL, 'max_image_pixels': integer(1), 'pipeline': PIPELINE}
@@ -368,6 +375,7 @@ TRAIN = Block({
     'val': Block({'val_freq': integer(1), 'save_img': BOOL, 'tile': integer(0), 'tile_pad': integer(0),
                   'detector': DETECTOR, 'realism': REALISM}, nullable=True),
     'logger': Block({'print_freq': integer(1), 'save_checkpoint_freq': integer(1), 'use_tb_logger': BOOL,
+                     'save_checkpoint_format': choice('pth', 'safetensors'),
                      'wandb': Block({'project': OPTIONAL_TEXT, 'resume_id': OPTIONAL_TEXT}, nullable=True)},
                     required=('print_freq', 'save_checkpoint_freq')),
 }, required=('name', 'model_type', 'datasets', 'network_g', 'train', 'logger'))

@@ -23,6 +23,7 @@ from basicsr.utils.dist_util import get_dist_info, init_dist
 
 from desra.utils.img_io import set_max_image_pixels
 from desra.utils.option_schema import OptionError, check_options
+from desra.utils.registry import import_user_modules
 
 #: The repository root (scripts and tests find the shipped files with it); runs go under ``--root``.
 ROOT_PATH = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir, osp.pardir))
@@ -229,6 +230,7 @@ def parse_command_options(description, command, args=None, root_path=None, prefl
     is_train = command == 'train'
     if is_train and args.debug and isinstance(opt.get('name'), str) and not opt['name'].startswith('debug'):
         opt['name'] = f'debug_{opt["name"]}'
+    import_user_modules(opt)  # the user's own registered archs, before the network blocks are checked
     check_options(opt, command, args.opt)
     set_max_image_pixels(opt)
     root = osp.abspath(osp.expanduser(args.root or root_path or os.getcwd()))

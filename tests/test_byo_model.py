@@ -1,0 +1,281 @@
+"""Bring your own SR model: checkpoints of five architectures (random tiny weights, written here) detected by
+spandrel (``type: auto``), run tiled and untiled, through detect and infer, fine-tuned and saved under their original
+names; safetensors in and out; ``import_modules``; Real-ESRGAN's inference flags."""
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+from spandrel import ModelLoader
+
+import desra  # noqa: F401  (registrations)
+from basicsr.archs.rrdbnet_arch import RRDBNet
+from basicsr.archs.srvgg_arch import SRVGGNetCompact
+from basicsr.archs.swinir_arch import SwinIR
+from basicsr.utils.registry import ARCH_REGISTRY
+from desra import detect, infer
+from desra.archs.auto_arch import detect_network
+from desra.inference import TiledUpsampler, build_upsampler
+from desra.utils.checkpoint import load_state_dict, save_network_file
+from desra.utils.img_io import read_image, write_image
+from desra.utils.registry import import_user_modules
+from spandrel.architectures.PLKSR import PLKSR
+from spandrel.architectures.SPAN import SPAN
+from tests.conftest import write_random_images
+from tests.test_desra_model import build, model_options
+from tests.test_train_resume import run_train, write_options
+
+
+def tiny_swinir():
+    return SwinIR(upscale=2, in_chans=3, img_size=16, window_size=4, img_range=1., depths=[2], embed_dim=12,
+                  num_heads=[2], mlp_ratio=2, upsampler='pixelshuffle')
+
+
+#: name -> (tiny network factory, spandrel's id, scale, file layout, tile, tile_pad covering the receptive field).
+ARCHS = {
+    'esrgan': (lambda: RRDBNet(3, 3, scale=4, num_feat=8, num_block=1, num_grow_ch=32), 'ESRGAN', 4, 'both.pth',
+               16, 10),
+    'compact': (lambda: SRVGGNetCompact(3, 3, num_feat=8, num_conv=2, upscale=4), 'Compact', 4, 'bare.pth', 16, 4),
+    'swinir': (tiny_swinir, 'SwinIR', 2, 'params.pth', 8, 8),
+    'span': (lambda: SPAN(num_in_ch=3, num_out_ch=3, feature_channels=8, upscale=4), 'SPAN', 4, 'safetensors', 16,
+             12),
+    'plksr': (lambda: PLKSR(dim=8, n_blocks=2, upscaling_factor=4, kernel_size=7), 'PLKSR', 4, 'ema.pth', 16, 10),
+}
+#: The architectures fine-tuned here, with basicsr's class (the original ecosystem) for the round trip.
+BASICSR_TWINS = {'esrgan': RRDBNet, 'compact': SRVGGNetCompact, 'swinir': SwinIR}
+
+
+def calibrate(net):
+    """Rescale the last convolution of ``net`` so that its output on a photo has mean 0.5 and std 0.1: random
+    weights otherwise give outputs clipped to 0 or 1, where tiled and untiled runs agree trivially."""
+    last = [module for module in net.modules() if isinstance(module, torch.nn.Conv2d)][-1]
+    x = torch.from_numpy(photo(12, 12).transpose(2, 0, 1)).unsqueeze(0)
+    with torch.no_grad():
+        output = net(x)
+        weight, bias = last.weight.clone(), last.bias.clone()
+        last.weight.zero_()
+        last.bias.zero_()
+        base = net(x)  # what does not pass through the last convolution (Compact's upsampled input, a mean)
+        last.bias.fill_(1.0)
+        gain = (net(x) - base).mean()
+        factor = 0.1 / (output - base).std()
+        last.weight.copy_(weight * factor)
+        last.bias.copy_(bias * factor)
+        last.bias.add_((0.5 - net(x).mean()) / gain)
+
+
+def write_checkpoint(folder, arch, seed=0):
+    """A random-weight checkpoint of ``arch`` in its file layout; returns (path, the network it holds, in eval)."""
+    factory, _, _, layout, _, _ = ARCHS[arch]
+    torch.manual_seed(seed)
+    net = factory().eval()
+    calibrate(net)
+    state = net.state_dict()
+    stem = folder / f'{arch}_{seed}'
+    if layout == 'safetensors':
+        path = save_network_file({'params': state}, str(stem), 'safetensors')
+    else:
+        key = {'both.pth': 'params_ema', 'params.pth': 'params', 'ema.pth': 'params_ema', 'bare.pth': None}[layout]
+        path = f'{stem}.pth'
+        torch.save(state if key is None else {key: state, **({'params': state} if layout == 'both.pth' else {})}, path)
+    return path, net
+
+
+def photo(height, width):
+    """A real photo crop (scikit-image's astronaut), float32 RGB [0, 1]."""
+    from skimage import data
+    return (data.astronaut()[120:120 + height, 180:180 + width] / 255.0).astype(np.float32)
+
+
+def run_net(net, rgb):
+    with torch.no_grad():
+        return net(torch.from_numpy(rgb.transpose(2, 0, 1)).unsqueeze(0))[0].clamp(0, 1).permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_detected_and_super_resolves_tiled_and_untiled(tmp_path, arch):
+    _, arch_id, scale, _, tile, tile_pad = ARCHS[arch]
+    path, original = write_checkpoint(tmp_path, arch)
+    opt = {'network_g': {'type': 'auto'}, 'path': {'pretrain_network_g': path}}
+    whole = build_upsampler(opt, 'g', 'cpu')
+    detected = whole.net.detected_arch
+    assert (detected.name, detected.scale, whole.scale) == (arch_id, scale, scale)
+    rgb = photo(24, 28)
+    untiled = whole.upscale_rgb(rgb)
+    assert untiled.shape == (24 * scale, 28 * scale, 3)
+    np.testing.assert_allclose(untiled, run_net(original, rgb), atol=1e-5)  # the checkpoint's weights, all of them
+    tiled = build_upsampler(opt, 'g', 'cpu', tile_opt={'tile_size': tile, 'tile_pad': tile_pad}).upscale_rgb(rgb)
+    assert np.abs(tiled - untiled).max() <= 1 / 255
+
+
+def test_size_requirements_come_from_the_model(tmp_path):
+    swinir = detect_network(write_checkpoint(tmp_path, 'swinir')[0])
+    upsampler = TiledUpsampler(swinir, 2, tile=8, tile_pad=0)
+    assert (upsampler.multiple, upsampler.minimum) == (4, 16)  # whole windows; spandrel's minimum for SwinIR
+    seen = []
+    swinir.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape[-2:])))
+    assert upsampler.upscale_rgb(photo(10, 21)).shape == (20, 42, 3)
+    assert all(h >= 16 and w >= 16 and h % 4 == 0 and w % 4 == 0 for h, w in seen) and len(seen) == 6
+    path = tmp_path / 'x2.pth'
+    torch.save(RRDBNet(3, 3, scale=2, num_feat=8, num_block=1, num_grow_ch=32).state_dict(), path)
+    esrgan_x2 = TiledUpsampler(detect_network(path), 2)
+    assert esrgan_x2.multiple == 4  # spandrel's requirement for pixel-unshuffling ESRGAN models
+    assert esrgan_x2.upscale_rgb(photo(13, 15)).shape == (26, 30, 3)
+
+
+def test_auto_errors_name_the_checkpoint(tmp_path):
+    path, _ = write_checkpoint(tmp_path, 'compact')
+    opt = {'network_g': {'type': 'auto'}, 'path': {'pretrain_network_g': path}, 'scale': 2}
+    with pytest.raises(ValueError, match=f'{path}: network_g is a x4 Compact model but the option "scale" is 2'):
+        build_upsampler(opt, 'g', 'cpu')
+    opt.update(scale=4, network_g={'type': 'auto', 'num_feat': 64})
+    with pytest.raises(ValueError, match='reads the architecture from its checkpoint: remove num_feat'):
+        build_upsampler(opt, 'g', 'cpu')
+    torch.save({'encoder.weight': torch.zeros(3, 3)}, tmp_path / 'unknown.pth')
+    with pytest.raises(ValueError, match='unknown.pth: spandrel does not recognise the architecture'):
+        build_upsampler({'network_g': {'type': 'auto'}, 'path': {'pretrain_network_g': str(tmp_path / 'unknown.pth')}},
+                        'g', 'cpu')
+
+
+def test_basicsr_mappings_still_load_safetensors(tmp_path):
+    net = RRDBNet(3, 3, scale=4, num_feat=8, num_block=1, num_grow_ch=4)
+    path = save_network_file({'params_ema': net.state_dict()}, str(tmp_path / 'rrdb'), 'safetensors')
+    assert path.endswith('rrdb.safetensors')
+    state, key = load_state_dict(path, param_key='params_ema')  # a safetensors file is one state dict
+    assert key is None and all(torch.equal(state[k], v) for k, v in net.state_dict().items())
+    opt = {'network_g': {'type': 'RRDBNet', 'num_feat': 8, 'num_block': 1, 'num_grow_ch': 4, 'scale': 4,
+                         'num_in_ch': 3, 'num_out_ch': 3}, 'path': {'pretrain_network_g': path}}
+    rgb = photo(12, 16)
+    np.testing.assert_allclose(build_upsampler(opt, 'g', 'cpu').upscale_rgb(rgb), run_net(net.eval(), rgb),
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_detect_and_infer_end_to_end(tmp_path, arch):
+    """Stage 1 in LR mode (an MSE / GAN pair of the architecture, segmenter none) and the inference command."""
+    scale = ARCHS[arch][2]
+    write_random_images(str(tmp_path / 'lr'), ('sub/b',), shape=(16, 20, 3))
+    (mse, _), (gan, _) = write_checkpoint(tmp_path, arch, 0), write_checkpoint(tmp_path, arch, 1)
+    detect_opt = {'name': 'run', 'num_gpu': 0, 'manual_seed': 0, 'scale': scale,
+                  'datasets': {'detect': {'dataroot_lq': str(tmp_path / 'lr')}},
+                  'network_mse': {'type': 'auto'}, 'network_gan': {'type': 'auto'},
+                  'path': {'pretrain_network_mse': mse, 'pretrain_network_gan': gan,
+                           'results_root': str(tmp_path / 'results')},
+                  'tile': {'tile_size': 0}, 'detector': {'min_area': 0, 'segmenter': {'type': 'none'}}}
+    (tmp_path / 'detect.yml').write_text(yaml.safe_dump(detect_opt))
+    assert detect.main(['-opt', str(tmp_path / 'detect.yml')]) == 0
+    run_root = tmp_path / 'results' / 'run'
+    for role in ('sr_mse', 'sr_gan', 'masks'):
+        assert read_image(str(run_root / role / 'sub' / 'b.png')).shape[:2] == (16 * scale, 20 * scale)
+    assert (run_root / 'summary.csv').read_text().count('\n') == 2  # header and the image
+
+    assert infer.main(['-i', str(tmp_path / 'lr'), '-o', str(tmp_path / 'out'), '--model_path', gan]) == 0
+    expected = read_image(str(run_root / 'sr_gan' / 'sub' / 'b.png'))
+    np.testing.assert_array_equal(read_image(str(tmp_path / 'out' / 'sub' / 'b_out.png')), expected)
+
+
+@pytest.mark.parametrize('arch', BASICSR_TWINS)
+def test_fine_tuned_checkpoint_loads_in_spandrel_and_basicsr(tmp_path, arch):
+    factory, _, scale, _, _, _ = ARCHS[arch]
+    path, original = write_checkpoint(tmp_path, arch)
+    opt = model_options(tmp_path)
+    opt.update(scale=scale, network_g={'type': 'auto'})
+    opt['path'].update(pretrain_network_g=path, param_key_g='params_ema')
+    opt['train']['ema_decay'] = 0.5  # so that a few steps move the EMA weights visibly
+    model = build(opt)
+    generator = torch.Generator().manual_seed(0)
+    for current_iter in range(1, 3):
+        lq = torch.rand(2, 3, 16, 16, generator=generator)
+        mask = (torch.rand(2, 1, 16 * scale, 16 * scale, generator=generator) > 0.5).float()
+        model.feed_data({'lq': lq, 'gt': torch.rand(2, 3, 16 * scale, 16 * scale, generator=generator),
+                         'mask': mask})
+        model.optimize_parameters(current_iter)
+    model.save(epoch=0, current_iter=2)
+    written = torch.load(tmp_path / 'models' / 'net_g_2.pth', weights_only=True)
+    assert set(written) == {'params', 'params_ema'}
+    assert list(written['params_ema']) == list(original.state_dict())  # the original's names, in its order
+
+    rgb = photo(16, 20)
+    expected = run_net(model.net_g_ema.eval(), rgb)
+    assert np.abs(expected - run_net(original, rgb)).max() > 1e-3  # the fine-tuning changed the model
+    reloaded = ModelLoader().load_from_file(str(tmp_path / 'models' / 'net_g_2.pth')).model.eval()
+    np.testing.assert_allclose(run_net(reloaded, rgb), expected, atol=1e-6)
+    twin = factory().eval()
+    twin.load_state_dict(written['params_ema'], strict=True)
+    np.testing.assert_allclose(run_net(twin, rgb), expected, atol=1e-5)
+    twin.load_state_dict(written['params'], strict=True)
+
+
+def test_training_saves_safetensors_and_resumes_a_detected_generator(tmp_path, monkeypatch, tiny_dataset):
+    path, _ = write_checkpoint(tmp_path, 'compact')
+    option_file = write_options(tmp_path, tiny_dataset, 'byo', {'type': 'auto'}, total_iter=3)
+    opt = yaml.safe_load(option_file.read_text())
+    opt['path'].update(pretrain_network_g=path, param_key_g='params_ema')  # a bare state dict: itself
+    opt['logger']['save_checkpoint_format'] = 'safetensors'
+    option_file.write_text(yaml.safe_dump(opt))
+    assert run_train(monkeypatch, tmp_path, option_file) == 0
+    models = tmp_path / 'experiments' / 'byo' / 'models'
+    assert sorted(p.name for p in models.iterdir()) == ['net_d_3.safetensors', 'net_d_latest.safetensors',
+                                                        'net_g_3.safetensors', 'net_g_latest.safetensors']
+    opt['train']['total_iter'] = 4  # continue: the architecture comes from pretrain_network_g, the weights from
+    option_file.write_text(yaml.safe_dump(opt))  # the state
+    assert run_train(monkeypatch, tmp_path, option_file, '--auto_resume') == 0
+    latest = str(models / 'net_g_latest.safetensors')
+    descriptor = ModelLoader().load_from_file(latest)
+    assert (descriptor.architecture.id, descriptor.scale) == ('Compact', 4)
+    twin = SRVGGNetCompact(3, 3, num_feat=8, num_conv=2, upscale=4)
+    twin.load_state_dict(load_state_dict(latest)[0], strict=True)
+    with pytest.raises(ValueError, match='save_checkpoint_format must be one of pth, safetensors'):
+        opt = model_options(tmp_path)
+        opt['logger'] = {'save_checkpoint_format': 'ckpt'}
+        build(opt)
+
+
+def test_import_modules_registers_the_users_arch(tmp_path, monkeypatch):
+    package = tmp_path / 'byo_pkg'
+    package.mkdir()
+    (package / '__init__.py').write_text('')
+    (package / 'tiny_user_arch.py').write_text(
+        'from basicsr.archs.srvgg_arch import SRVGGNetCompact\n'
+        'from basicsr.utils.registry import ARCH_REGISTRY\n\n\n'
+        '@ARCH_REGISTRY.register()\n'
+        'class TinyUserNet(SRVGGNetCompact):\n'
+        '    pass\n')
+    (package / 'broken_arch.py').write_text('raise RuntimeError("needs a GPU driver")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert 'TinyUserNet' not in ARCH_REGISTRY
+    import_user_modules({'import_modules': ['byo_pkg.tiny_user_arch']})
+    assert 'TinyUserNet' in ARCH_REGISTRY
+    for name, message in (('byo_pkg/tiny_user_arch.py', "'byo_pkg/tiny_user_arch.py' is not a dotted module name"),
+                          ('__import__("os")', 'is not a dotted module name'),
+                          ('byo_pkg.absent', 'cannot import byo_pkg.absent: ModuleNotFoundError: .* PYTHONPATH'),
+                          ('byo_pkg.broken_arch', 'cannot import byo_pkg.broken_arch: RuntimeError: needs a GPU')):
+        with pytest.raises(ValueError, match=message):
+            import_user_modules({'import_modules': [name]})
+    sys.modules.pop('byo_pkg.broken_arch', None)
+
+
+def test_infer_flags_name_resize_and_never_overwrite(tmp_path):
+    path, _ = write_checkpoint(tmp_path, 'compact')
+    write_random_images(str(tmp_path / 'lr'), ('a',), shape=(10, 14, 3))
+    rgba = np.dstack([np.full((10, 14, 3), 90, np.uint8), np.full((10, 14), 200, np.uint8)])
+    write_image(str(tmp_path / 'lr' / 'rgba.jpg.png'), rgba)
+    single = tmp_path / 'lr' / 'a.png'
+    assert infer.main(['-i', str(single), '-o', str(tmp_path / 'x3'), '--model_path', path, '-s', '3.5',
+                       '--suffix', 'x3', '--tile', '8', '--fp32']) == 0
+    resized = read_image(str(tmp_path / 'x3' / 'a_x3.png'))
+    assert resized.shape == (35, 49, 3)
+    sr = TiledUpsampler(detect_network(path), 4).upscale_rgb(read_image(str(single))[..., ::-1] / 255.0)
+    expected = np.clip(cv2.resize(sr, (49, 35), interpolation=cv2.INTER_LANCZOS4), 0, 1)
+    assert np.abs(resized[..., ::-1] / 255.0 - expected).max() <= 1 / 255 + 1e-6  # Lanczos, as Real-ESRGAN
+
+    assert infer.main(['-i', str(tmp_path / 'lr'), '-o', str(tmp_path / 'x4'), '--model_path', path]) == 0
+    assert read_image(str(tmp_path / 'x4' / 'rgba.jpg_out.png')).shape == (40, 56, 4)
+    with pytest.raises(ValueError, match='its output would overwrite it'):
+        infer.main(['-i', str(single), '-o', str(tmp_path / 'lr'), '--model_path', path, '--suffix', ''])
+    with pytest.raises(ValueError, match='is inside the input folder'):
+        infer.main(['-i', str(tmp_path / 'lr'), '-o', str(tmp_path / 'lr' / 'out'), '--model_path', path])
+    with pytest.raises(FileNotFoundError, match=r'absent.pth: no such checkpoint file \(--model_path\)'):
+        infer.main(['-i', str(single), '--model_path', str(tmp_path / 'absent.pth')])
