@@ -91,6 +91,7 @@ def test_detail_is_measured_outside_the_masks_only(photo):
     ((5.0, 8.0, 5.2, 0.95, 1.02), 'kept'),  # below a detailed MSE-SR's detail, but above min_retention
     ((5.0, 8.0, 5.2, 0.75, 0.4), 'softened'),
     ((5.0, 8.0, 5.2, 0.75, 0.9), 'collapsed'),  # softened down to the MSE-SR's detail
+    ((6.18, 6.50, 6.50, 0.29, 0.29), 'collapsed'),  # the MSE model itself (grass_bottom of the demo)
     ((math.nan, 8.0, math.nan, 0.95, 0.4), 'kept'),  # small image: detail alone
     ((math.nan, math.nan, math.nan, math.nan, math.nan), 'n/a'),
 ])

@@ -16,7 +16,7 @@ say whether the fine-tuned result kept the GAN's texture. All images are (H, W, 
 
 The verdict (:func:`realism_verdict`): ``softened`` when detail retention is below ``min_retention`` (0.8) or NIQE
 rose by more than ``niqe_margin`` (0.5) over the GAN's; ``collapsed`` when, in addition, the softening reached the
-MSE model: detail retention below the MSE-SR's own (less fine texture than the MSE model) or NIQE at least the
+MSE model: detail retention at most the MSE-SR's own (no more fine texture than the MSE model) or NIQE at least the
 MSE-SR's (when the MSE-SR's is worse than the GAN's); ``kept`` otherwise; ``n/a`` when the figures are undefined.
 A collapse is always a softening too: a result within the thresholds is ``kept`` even where the MSE model is about as
 detailed or as natural as the GAN.
@@ -112,7 +112,7 @@ def realism_verdict(niqe_gan, niqe_mse, niqe_finetuned, detail_retention, mse_de
         return 'n/a'
     detail_softened = has_detail and detail_retention < min_retention
     niqe_softened = has_niqe and niqe_finetuned - niqe_gan > niqe_margin
-    if detail_softened and math.isfinite(mse_detail_retention) and detail_retention < mse_detail_retention:
+    if detail_softened and math.isfinite(mse_detail_retention) and detail_retention <= mse_detail_retention:
         return 'collapsed'
     if niqe_softened and math.isfinite(niqe_mse) and niqe_mse > niqe_gan and niqe_finetuned >= niqe_mse:
         return 'collapsed'
