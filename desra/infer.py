@@ -31,7 +31,8 @@ def build_flag_parser():
     """Real-ESRGAN's command line (``inference_realesrgan.py``), for a checkpoint whose architecture is detected."""
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
-        epilog='With options instead: desra/infer.py -opt options/infer.yml [--force_yml key=value ...]')
+        epilog='With an option file instead: desra/infer.py -opt OPT [--force_yml key=value ...] '
+               '[--root DIR] (e.g. -opt options/infer.yml)')
     parser.add_argument('-i', '--input', default='inputs', help='Input image or folder (searched recursively).')
     parser.add_argument('-o', '--output', default='results', help='Output folder.')
     parser.add_argument('--model_path', required=True,

@@ -173,38 +173,40 @@ def validate(opt, model, val_loaders, current_iter, tb_logger):
 
 
 def make_training_folders(opt, resuming):
-    """Create ``experiments/<name>/{models,training_states,visualization}`` and ``tb_logger/<name>`` (rank 0), after
-    the preflight. Nothing is archived or overwritten: a new run whose experiment folder already holds a run is
-    refused unless ``--auto_resume`` asked to continue it.
+    """Create ``experiments/<name>/{models,training_states,visualization}`` and ``tb_logger/<name>`` (rank 0; the
+    other ranks wait for it), after the preflight. Nothing is archived or overwritten: a new run whose experiment
+    folder already holds a run is refused unless ``--auto_resume`` asked to continue it.
 
     Raises:
         OptionError: ``experiments/<name>`` holds an earlier run and neither ``--auto_resume`` nor
             ``path:resume_state`` continues it.
     """
     paths = opt['path']
-    root = paths['experiments_root']
-    if not resuming and not opt['auto_resume'] and osp.isdir(root) and os.listdir(root):
-        raise OptionError(f'{root} holds an earlier run: continue it with --auto_resume, or choose another name '
-                          '(nothing is archived or overwritten)')
-    if opt['rank'] != 0:
-        return
-    for key in ('experiments_root', 'models', 'training_states', 'visualization'):
-        os.makedirs(paths[key], exist_ok=True)
-    if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name']:
-        os.makedirs(paths['tb_logger'], exist_ok=True)
+    if opt['rank'] == 0:  # the other ranks wait: a folder they made could pass for an earlier run
+        root = paths['experiments_root']
+        if not resuming and not opt['auto_resume'] and osp.isdir(root) and os.listdir(root):
+            raise OptionError(f'{root} holds an earlier run: continue it with --auto_resume, or choose another name '
+                              '(nothing is archived or overwritten)')
+        for key in ('experiments_root', 'models', 'training_states', 'visualization'):
+            os.makedirs(paths[key], exist_ok=True)
+        if opt['logger'].get('use_tb_logger') and 'debug' not in opt['name']:
+            os.makedirs(paths['tb_logger'], exist_ok=True)
+    if opt['dist']:
+        torch.distributed.barrier()
 
 
 def init_loggers(opt, option_file, notes=()):
     """The log file in ``experiments/<name>/`` (a new one per run, :func:`~desra.utils.batch.new_log_file`), with
     ``notes`` logged as warnings, and the tensorboard writer (rank 0, ``use_tb_logger``) with wandb syncing it when
     ``logger:wandb:project`` is set (as basicsr: wandb first, then tensorboard)."""
-    log_file = new_log_file(opt['path']['log'], f'train_{opt["name"]}')
+    log_file = new_log_file(opt['path']['log'], f'train_{opt["name"]}') if opt['rank'] == 0 else None
     logger = get_root_logger(logger_name='basicsr', log_level=logging.INFO, log_file=log_file)
     logger.info(get_env_info())
     logger.info(dict2str(opt))
     for note in notes:
         logger.warning(note)
-    copy_opt_file(option_file, opt['path']['experiments_root'])
+    if opt['rank'] == 0:
+        copy_opt_file(option_file, opt['path']['experiments_root'])
     if not opt['logger'].get('use_tb_logger') or 'debug' in opt['name']:
         return logger, None
     if (opt['logger'].get('wandb') or {}).get('project'):

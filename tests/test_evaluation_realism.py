@@ -119,7 +119,7 @@ def test_realism_thresholds_come_from_the_options(tmp_path):
     rows, report, _ = read_outputs(run_root)
     assert {row['realism'] for row in rows.values()} == {'kept'}
     (tmp_path / 'bad.yml').write_text((tmp_path / 'test.yml').read_text().replace('min_retention', 'min_retension'))
-    with pytest.raises(ValueError, match='option realism: unknown key'):
+    with pytest.raises(ValueError, match='realism:min_retension: unknown option; did you mean "min_retention"'):
         evaluate_command(['-opt', str(tmp_path / 'bad.yml')])
 
 

@@ -68,7 +68,7 @@ def test_torchrun_job_parses_and_detects(tmp_path, parse_only):
 def test_torchrun_job_finds_its_artifacts_on_the_cpu(tmp_path):
     """The job the torchrun check runs, here in one CPU process: every image gets a mask with its noisy box."""
     option_file, run_root = GPU_CHECK['write_torchrun_job'](str(tmp_path))
-    opt, _ = parse_command_options('detect', args=['-opt', option_file])
+    opt, _ = parse_command_options('detect', 'detect', args=['-opt', option_file])
     assert DetectRun(opt).run() == 0
     assert sorted(os.listdir(os.path.join(run_root, 'masks'))) == ['0.png', '1.png', '2.png', '3.png']
     with open(os.path.join(run_root, 'summary.csv')) as f:
