@@ -296,9 +296,11 @@ def test_validation_computes_mse_sr_once_or_refuses_without_a_source(tmp_path, t
 
 
 @pytest.mark.parametrize('option_file', ['finetune_realesrgan_x4plus.yml', 'finetune_ldl_x4.yml',
-                                         'finetune_swinir_x4.yml', 'demo/finetune.yml'])
+                                         'finetune_swinir_x4.yml', 'finetune_realesrgan_x4plus_consistent.yml',
+                                         'demo/finetune.yml'])
 def test_option_files_build_a_model_that_trains(tmp_path, option_file):
-    """The shipped options with tiny networks, no weight files, no perceptual loss, no validation."""
+    """The shipped options with tiny networks, no weight files, no perceptual loss, no validation. The published
+    recipes have the paper's target and no mask-restricted loss; the project's recipes have both of its changes."""
     with open(os.path.join(REPO_ROOT, 'options', option_file), encoding='utf-8') as f:
         opt = yaml.load(f, Loader=ordered_yaml()[0])
     swinir = opt['network_g']['type'] == 'SwinIR'
@@ -313,7 +315,11 @@ def test_option_files_build_a_model_that_trains(tmp_path, option_file):
     model = build(opt)
     model.feed_data(fixed_batch(lq_size=16 if swinir else 8))
     model.optimize_parameters(1)
-    assert 'l_g_masked_pix' in model.get_current_log()
+    published = option_file in ('finetune_realesrgan_x4plus.yml', 'finetune_ldl_x4.yml', 'finetune_swinir_x4.yml')
+    assert ('l_g_masked_pix' in model.get_current_log()) != published
+    assert (model.target_outside == 'pseudo_gt') == published
+    if published:
+        assert opt['datasets']['train']['artifact_crop_prob'] == 0 and opt['l1_gt_usm'] and opt['percep_gt_usm']
 
 
 def test_usm_sharpening_targets_and_channels_last_layout(tmp_path):
