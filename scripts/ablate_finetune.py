@@ -7,8 +7,9 @@ and seed it runs, exactly as a user would:
    ``desra/build_dataset.py -opt options/demo/build_dataset.yml`` (the demo's Stages 1 and 2);
 2. ``desra/train.py -opt options/demo/finetune.yml --force_yml name=abl_<variant>_s<seed> manual_seed=<seed> ...``;
 3. ``desra/test.py -opt options/demo/test_finetune.yml`` on the held-out images (run ``abl_<variant>_s<seed>_test``);
-   the original GAN's and the MSE model's results are the same for every run, so they are made once and linked
-   into the later runs' ``sr_gan/`` and ``sr_mse/`` (the test command reuses results it finds);
+   the original GAN's and the MSE model's results are the same for every run, so they are made once, by the
+   reference run ``abl_reference_test`` (the original model as the "fine-tuned" one: the table's first line), and
+   linked into every run's ``sr_gan/`` and ``sr_mse/`` (the test command reuses results it finds);
 4. the realism figures (:func:`desra.metrics.realism.score_realism`) of each held-out image from the run's
    ``sr_gan/``, ``sr_mse/``, ``sr_finetuned/`` and the pixels outside both artifact masks
    (``detect_gan/masks``, ``detect_finetuned/masks``).
@@ -43,6 +44,7 @@ from desra.metrics.realism import VERDICTS, score_realism  # noqa: E402
 from desra.utils.img_io import load_rgb255, write_text  # noqa: E402
 
 FINETUNE_OPT = 'options/demo/finetune.yml'
+ORIGINAL_GAN = 'experiments/pretrained_models/RealESRGAN_x4plus.pth'
 #: The variants: ``--force_yml`` overrides of :data:`FINETUNE_OPT` (``paper`` = the paper's pseudo-GT target).
 VARIANTS = {
     'paper': ['train:target_outside=pseudo_gt'],
@@ -123,6 +125,31 @@ def run_figures(summary, realism, train_seconds):
     return figures
 
 
+def test_run(name, checkpoint, log_path, reference=None):
+    """``desra/test.py`` on the held-out images with ``checkpoint`` as the fine-tuned model; returns its folder and
+    ``finetune_eval.json`` summary."""
+    run_root = os.path.join(REPO_ROOT, 'results', name)
+    if reference is not None:
+        link_reference_results(run_root, reference)
+    python(['desra/test.py', '-opt', 'options/demo/test_finetune.yml', '--force_yml', f'name={name}',
+            f'path:pretrain_network_finetuned={checkpoint}'], log_path)
+    with open(os.path.join(run_root, 'finetune_eval.json'), encoding='utf-8') as f:
+        return run_root, json.load(f)['summary']
+
+
+def reference_run(args):
+    """The original model judged as if fine-tuned (removal 0, retention 1): the table's baseline, and the run whose
+    original-GAN and MSE results the other runs reuse. Returns its record."""
+    name = f'{args.prefix}reference'
+    record_path = os.path.join(args.out_dir, 'runs', f'{name}.json')
+    if not os.path.isfile(record_path):
+        run_root, summary = test_run(f'{name}_test', ORIGINAL_GAN, os.path.join(args.out_dir, 'logs', f'{name}.log'))
+        write_text(record_path, json.dumps({'variant': 'original (not fine-tuned)', 'seed': '-', 'run': f'{name}_test',
+                                            **run_figures(summary, realism_of_run(run_root), 0.0)}, indent=1))
+    with open(record_path, encoding='utf-8') as f:
+        return json.load(f)
+
+
 def run_one(variant, seed, args, reference):
     """Train and test one variant with one seed (skipped when done); return its figures."""
     name = f'{args.prefix}{variant}_s{seed}'
@@ -135,13 +162,7 @@ def run_one(variant, seed, args, reference):
     train_seconds = python(['desra/train.py', '-opt', FINETUNE_OPT, '--auto_resume', '--force_yml', f'name={name}',
                             f'manual_seed={seed}', *VARIANTS[variant], *args.common], log_path)
     test_name = f'{name}_test'
-    run_root = os.path.join(REPO_ROOT, 'results', test_name)
-    if reference is not None:
-        link_reference_results(run_root, reference)
-    python(['desra/test.py', '-opt', 'options/demo/test_finetune.yml', '--force_yml', f'name={test_name}',
-            f'path:pretrain_network_finetuned={checkpoint}'], log_path)
-    with open(os.path.join(run_root, 'finetune_eval.json'), encoding='utf-8') as f:
-        summary = json.load(f)['summary']
+    run_root, summary = test_run(test_name, checkpoint, log_path, reference)
     figures = {'variant': variant, 'seed': seed, 'run': test_name, 'overrides': VARIANTS[variant] + args.common,
                **run_figures(summary, realism_of_run(run_root), train_seconds)}
     write_text(record_path, json.dumps(figures, indent=1, default=float))
@@ -164,7 +185,7 @@ def table(records):
                 f'{fmt(r["retention_min"], 2)} | {r["verdict"]} | {r["goals"]} | {fmt(r["train_s"], 0)} |')
     for r in records:
         lines.append(line(r['variant'], r['seed'], r))
-    for variant in dict.fromkeys(r['variant'] for r in records):
+    for variant in dict.fromkeys(r['variant'] for r in records[1:]):
         runs = [r for r in records if r['variant'] == variant]
         mean = {key: finite_mean([r[key] for r in runs]) for key in (
             'removal', 'addition', 'niqe_gan', 'niqe_mse', 'niqe_finetuned', 'detail_retention', 'retention_min',
@@ -187,12 +208,11 @@ def main(argv=None):
     for folder in ('runs', 'logs'):
         os.makedirs(os.path.join(args.out_dir, folder), exist_ok=True)
     prepare_dataset(os.path.join(args.out_dir, 'logs', 'prepare.log'))
-    records, reference = [], None
+    records = [reference_run(args)]
+    reference = os.path.join(REPO_ROOT, 'results', records[0]['run'])
     for seed in args.seeds:  # seed-major: every variant has a first figure early
         for variant in args.variants:
-            record = run_one(variant, seed, args, reference)
-            reference = reference or os.path.join(REPO_ROOT, 'results', record['run'])
-            records.append(record)
+            records.append(run_one(variant, seed, args, reference))
             write_text(os.path.join(args.out_dir, 'ablation.md'), table(records))
             print(table(records), flush=True)
     return 0
