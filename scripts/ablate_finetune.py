@@ -204,7 +204,20 @@ def main(argv=None):
                         help='--force_yml overrides added to every variant, e.g. train:total_iter=120')
     parser.add_argument('--prefix', default='abl_', help='run-name prefix (experiments/ and results/)')
     parser.add_argument('--out_dir', default=os.path.join(REPO_ROOT, 'results', 'ablation_finetune'))
+    parser.add_argument('--table_only', action='store_true',
+                        help='run nothing: write the table of the finished runs among --variants x --seeds')
     args = parser.parse_args(argv)
+    if args.table_only:
+        names = ['reference'] + [f'{variant}_s{seed}' for seed in args.seeds for variant in args.variants]
+        paths = [os.path.join(args.out_dir, 'runs', f'{args.prefix}{name}.json') for name in names]
+        records = []
+        for path in filter(os.path.isfile, paths):
+            with open(path, encoding='utf-8') as f:
+                records.append(json.load(f))
+        records[1:] = sorted(records[1:], key=lambda r: (args.variants.index(r['variant']), r['seed']))
+        write_text(os.path.join(args.out_dir, 'ablation.md'), table(records))
+        print(table(records))
+        return 0
     for folder in ('runs', 'logs'):
         os.makedirs(os.path.join(args.out_dir, folder), exist_ok=True)
     prepare_dataset(os.path.join(args.out_dir, 'logs', 'prepare.log'))
