@@ -55,7 +55,7 @@ VARIANTS = {
     'consistent_gan_inside_only': ['train:target_outside=frozen_generator', 'train:gan_mask_weight=0'],
     'consistent_no_gan': ['train:target_outside=frozen_generator', 'train:gan_opt:loss_weight=0'],
     'consistent_ema0': ['train:target_outside=frozen_generator', 'train:ema_decay=0'],
-    'consistent_crop64': ['train:target_outside=frozen_generator', 'datasets:train:gt_size=64'],
+    'consistent_crop128': ['train:target_outside=frozen_generator', 'datasets:train:gt_size=128'],
 }
 #: The demo's goals (issue 9).
 GOALS = {'removal': 0.8, 'addition': 0.1, 'niqe_rise': 0.5, 'retention': 0.8}
