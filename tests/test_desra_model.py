@@ -296,9 +296,11 @@ def test_validation_computes_mse_sr_once_or_refuses_without_a_source(tmp_path, t
 
 
 @pytest.mark.parametrize('option_file', ['finetune_realesrgan_x4plus.yml', 'finetune_ldl_x4.yml',
-                                         'finetune_swinir_x4.yml', 'demo/finetune.yml'])
+                                         'finetune_swinir_x4.yml', 'finetune_realesrgan_x4plus_consistent.yml',
+                                         'demo/finetune.yml'])
 def test_option_files_build_a_model_that_trains(tmp_path, option_file):
-    """The shipped options with tiny networks, no weight files, no perceptual loss, no validation."""
+    """The shipped options with tiny networks, no weight files, no perceptual loss, no validation. The published
+    recipes have the paper's target and no mask-restricted loss; the project's recipes have both of its changes."""
     with open(os.path.join(REPO_ROOT, 'options', option_file), encoding='utf-8') as f:
         opt = yaml.load(f, Loader=ordered_yaml()[0])
     swinir = opt['network_g']['type'] == 'SwinIR'
@@ -313,7 +315,11 @@ def test_option_files_build_a_model_that_trains(tmp_path, option_file):
     model = build(opt)
     model.feed_data(fixed_batch(lq_size=16 if swinir else 8))
     model.optimize_parameters(1)
-    assert 'l_g_masked_pix' in model.get_current_log()
+    published = option_file in ('finetune_realesrgan_x4plus.yml', 'finetune_ldl_x4.yml', 'finetune_swinir_x4.yml')
+    assert ('l_g_masked_pix' in model.get_current_log()) != published
+    assert (model.target_outside == 'pseudo_gt') == published
+    if published:
+        assert opt['datasets']['train']['artifact_crop_prob'] == 0 and opt['l1_gt_usm'] and opt['percep_gt_usm']
 
 
 def test_usm_sharpening_targets_and_channels_last_layout(tmp_path):
@@ -334,3 +340,71 @@ def test_usm_sharpening_targets_and_channels_last_layout(tmp_path):
         model.optimize_parameters(1)
         logs.append(model.get_current_log())
     assert logs[0] == pytest.approx(logs[1], rel=1e-4)
+
+
+def outside_and_inside_error(model, batch):
+    """Sum of |net_g(lq) - target| outside and inside the mask, for the model's training target."""
+    model.feed_data(batch)
+    with torch.no_grad():
+        error = (model.net_g(model.lq) - model.training_target()).abs()
+    mask = batch['mask']
+    return (error * (1 - mask)).sum().item(), (error * mask).sum().item()
+
+
+def test_frozen_generator_target_makes_the_outside_term_zero_at_iteration_0(tmp_path):
+    """target_outside: frozen_generator composes m * gt + (1 - m) * g0(lq): outside the mask the generator's first
+    output is its own target exactly; the paper's pseudo-GT target (here random) is not."""
+    batch = fixed_batch()
+    consistent = build(model_options(tmp_path, target_outside='frozen_generator'))
+    outside, inside = outside_and_inside_error(consistent, batch)
+    assert outside == 0 and inside > 0
+    target = consistent.training_target()
+    mask = batch['mask'].bool().expand_as(target)
+    assert torch.equal(target[mask], batch['gt'][mask])  # inside: the pseudo-GT (the MSE-SR part)
+    paper = build(model_options(tmp_path))
+    assert paper.target_outside == 'pseudo_gt'  # the default is the paper's
+    assert outside_and_inside_error(paper, batch)[0] > 0
+    # the pixel loss of a step is then the masked part alone (L1 mean over all pixels)
+    consistent.optimize_parameters(1)
+    assert consistent.get_current_log()['l_g_pix'] == pytest.approx(inside / batch['gt'].numel(), rel=1e-5)
+    with pytest.raises(ValueError, match="target_outside must be one of pseudo_gt, frozen_generator, got 'gan'"):
+        build(model_options(tmp_path, target_outside='gan'))
+
+
+def test_frozen_generator_never_changes_takes_no_gradients_and_feeds_every_target(tmp_path):
+    opt = model_options(tmp_path, target_outside='frozen_generator')
+    opt.update(l1_gt_usm=False, percep_gt_usm=True, gan_gt_usm=True)
+    model = build(opt)
+    frozen = model.net_g_frozen
+    start = copy.deepcopy(frozen.state_dict())
+    assert not frozen.training and not any(p.requires_grad for p in frozen.parameters())
+    batch = fixed_batch()
+    model.feed_data(batch)
+    l1_gt, percep_gt, gan_gt = model.loss_targets()
+    # the perceptual target and the discriminator's real input: the same composed target, sharpened
+    torch.testing.assert_close(percep_gt, USMSharp()(l1_gt.contiguous()))
+    torch.testing.assert_close(gan_gt, percep_gt)
+    for current_iter in (1, 2, 3):
+        model.feed_data(fixed_batch(seed=current_iter))
+        model.optimize_parameters(current_iter)
+    assert all(torch.equal(value, frozen.state_dict()[name]) for name, value in start.items())
+    assert all(p.grad is None for p in frozen.parameters())
+    assert not torch.equal(model.net_g.conv_last.weight, start['conv_last.weight'])  # the generator did train
+
+
+def test_fixed_params_stay_and_the_others_train(tmp_path):
+    model = build(model_options(tmp_path, fixed_params=['conv_first', r'body\.0\.']))
+    start = copy.deepcopy(model.net_g.state_dict())
+    model.feed_data(fixed_batch())
+    model.optimize_parameters(1)
+    for name, value in model.net_g.state_dict().items():
+        fixed = name.startswith(('conv_first', 'body.0.'))
+        assert torch.equal(value, start[name]) == fixed, name
+    with pytest.raises(ValueError, match="fixed_params: 'trunk' matches no parameter of network_g"):
+        build(model_options(tmp_path, fixed_params=['trunk']))
+
+
+def test_frozen_generator_run_refuses_a_pseudo_gt_state(tmp_path):
+    state = build(model_options(tmp_path)).training_state()
+    with pytest.raises(ValueError, match='resume with the same train:target_outside'):
+        build(model_options(tmp_path, target_outside='frozen_generator')).resume_training(state)

@@ -73,16 +73,23 @@ def load(root, name, file):
 SWINIR_WITH_DROP_PATH = {**TINY_SWINIR_OPT, 'depths': [1, 1], 'num_heads': [2, 2]}
 
 
-@pytest.mark.parametrize('network_g, amp', [(TINY_RRDB_OPT, False), (SWINIR_WITH_DROP_PATH, False),
-                                            (TINY_RRDB_OPT, 'fp16')], ids=['rrdbnet', 'swinir', 'rrdbnet_fp16'])
-def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, monkeypatch, network_g, amp):
+#: The consistent target with a fixed first layer: the frozen generator must come back from the state (a resumed
+#: run is built without the pretrained weights).
+FROZEN_TARGET = {'target_outside': 'frozen_generator', 'fixed_params': ['conv_first']}
+
+
+@pytest.mark.parametrize('network_g, amp, extra', [(TINY_RRDB_OPT, False, {}), (SWINIR_WITH_DROP_PATH, False, {}),
+                                                   (TINY_RRDB_OPT, 'fp16', {}), (TINY_RRDB_OPT, 'bf16', FROZEN_TARGET)],
+                         ids=['rrdbnet', 'swinir', 'rrdbnet_fp16', 'rrdbnet_bf16_frozen_target'])
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, monkeypatch, network_g, amp, extra):
     """fp16 (autocast on the CPU) adds the gradient scaler, whose scale and growth tracker the state must keep."""
     if amp == 'fp16':  # a scale that grows every step and overflows: some steps are skipped, so the scale matters
         monkeypatch.setattr(torch.amp, 'GradScaler', functools.partial(torch.amp.GradScaler, init_scale=2.0 ** 20,
                                                                        growth_interval=1))
-    run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'unbroken', dict(network_g), amp=amp))
+    run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'unbroken', dict(network_g), amp=amp,
+                                                   **extra))
 
-    option_file = write_options(tmp_path, tiny_dataset, 'resumed', dict(network_g), amp=amp)
+    option_file = write_options(tmp_path, tiny_dataset, 'resumed', dict(network_g), amp=amp, **extra)
     with monkeypatch.context() as patch:
         interrupt_at(patch, 5)  # 4 images, batch 2: iteration 5 is in the third epoch; state saved at 3
         with pytest.raises(KeyboardInterrupt):
@@ -94,6 +101,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, mo
     assert set(state) >= {'epoch', 'iter', 'optimizers', 'schedulers', 'grad_scaler', 'rng_states', 'net_g',
                           'net_g_ema', 'net_d'}
     assert bool(state['grad_scaler']) == (amp == 'fp16')  # an fp16 run saves the scaler's scale and tracker
+    assert ('net_g_frozen' in state) == bool(extra)
 
     torch.manual_seed(12345)  # whatever the process did before, the state decides
     run_train(monkeypatch, tmp_path, option_file, '--auto_resume')
@@ -107,6 +115,10 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, mo
     # the run really trained: the generator moved away from the iteration-3 weights
     assert not torch.equal(load(tmp_path, 'resumed', 'net_g_6.pth')['params']['conv_last.weight'],
                            state['net_g']['conv_last.weight'])
+    if extra:  # the frozen generator is the unbroken run's initial one, and the fixed layer never moved
+        initial = load(tmp_path, 'unbroken', 'net_g_3.pth')['params']['conv_first.weight']
+        assert torch.equal(state['net_g_frozen']['conv_first.weight'], initial)
+        assert torch.equal(load(tmp_path, 'resumed', 'net_g_latest.pth')['params']['conv_first.weight'], initial)
     if amp == 'fp16':  # resuming the fp16 state in full precision would drop the scaler: refused
         with pytest.raises(ValueError, match='train:amp differs from the run being resumed'):
             run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'resumed', dict(network_g)),

@@ -9,17 +9,33 @@ Generator loss (terms present when their option is set)::
 
     l_g = pixel_opt(y, t) + masked_pixel_opt(y, t, m) + perceptual_opt(y, t'; W_p) + gan_opt(D(y), real; W_g)
 
-with ``y = net_g(lq)``, ``m`` the (N, 1, H, W) artifact mask, ``t``/``t'`` the pseudo-GT or its USM-sharpened copy
+with ``y = net_g(lq)``, ``m`` the (N, 1, H, W) artifact mask, ``t``/``t'`` the training target or its USM-sharpened copy
 (``l1_gt_usm``/``percep_gt_usm``, Real-ESRGAN's options; the discriminator's real input likewise ``gan_gt_usm``) and
 the region weights ``W = 1 + (w - 1) * m``, ``w`` = ``train:percep_mask_weight`` / ``train:gan_mask_weight``: the
 perceptual and adversarial terms count ``w`` times as much inside the artifact regions as outside (``w = 0``: not
 at all), as weighted means (:func:`desra.losses.masked_loss.weighted_mean`). ``w = 1`` (default) is the unweighted
 term, computed exactly as basicsr does.
 
+The training target (``train:target_outside``):
+
+* ``pseudo_gt`` (default, the paper): ``t = gt``, the dataset's offline pseudo-GT (the GAN-SR of the whole image with
+  the artifact regions replaced by the MSE-SR);
+* ``frozen_generator`` (ours): ``t = m * gt + (1 - m) * g0(lq)``, ``g0`` a frozen copy of the generator's initial
+  weights (eval mode, no gradients) run on the very training crop: outside the artifact regions the target is what
+  the original model paints on this input, so the "keep the rest" terms start at exactly zero. The pseudo-GT was
+  made from whole images; a model's output on a small crop differs from it (RealESRGAN_x4plus: 19-23 dB PSNR on
+  16-px LR crops, issue 9), and the pixel loss toward that mismatch blurs the generator (the collapse measured in
+  docs/benchmarks.md). Costs one extra generator forward pass per iteration; the frozen weights are part of the
+  training state, so a resumed run keeps the original ones.
+
 Options beyond ``SRGANModel``'s:
 
 * ``l1_gt_usm``, ``percep_gt_usm``, ``gan_gt_usm`` (top level, default false): USM-sharpen the target as
   Real-ESRGAN does;
+* ``train:target_outside``: ``pseudo_gt`` or ``frozen_generator`` (above);
+* ``train:fixed_params``: list of regular expressions; the generator's parameters whose names (as in its state
+  dict, e.g. ``conv_first``, ``body.0.rdb1.conv1.weight``) match one (``re.match``) are not trained (no gradients,
+  so the backward pass also stops early when they are the first layers);
 * ``train:masked_pixel_opt``: a mask-restricted pixel loss (``MaskedL1Loss``);
 * ``train:percep_mask_weight``, ``train:gan_mask_weight``: region weights (need ``RegionPerceptualLoss`` /
   ``RegionGANLoss``);
@@ -46,7 +62,9 @@ release format, with the tensor names of the original checkpoint for a detected 
 ``params``) and ``net_d_<iter>.safetensors`` instead (:func:`desra.utils.checkpoint.save_network_file`). The training
 state is written by ``desra/train.py`` from :meth:`DeSRAModel.training_state`.
 """
+import copy
 import os
+import re
 from collections import OrderedDict
 from contextlib import nullcontext
 
@@ -67,6 +85,8 @@ from desra.utils.checkpoint import (CHECKPOINT_FORMATS, EMA_OR_PLAIN_PARAM_KEYS,
 
 #: ``train:amp`` values and the autocast dtype they select.
 AMP_DTYPES = {False: None, None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+#: ``train:target_outside`` values (module docstring).
+TARGETS_OUTSIDE = ('pseudo_gt', 'frozen_generator')
 
 
 def amp_dtype_from_options(opt):
@@ -112,6 +132,12 @@ class DeSRAModel(SRGANModel):
             # basicsr's own PerceptualLoss would download VGG19 when it is missing, and reads the file with a plain
             # torch.load; RegionPerceptualLoss without region weights is the same loss, loaded safely
             train_opt['perceptual_opt'] = dict(perceptual_opt, type='RegionPerceptualLoss')
+        self.target_outside = train_opt.get('target_outside', 'pseudo_gt')
+        if self.target_outside not in TARGETS_OUTSIDE:
+            raise ValueError(f'train:target_outside must be one of {", ".join(TARGETS_OUTSIDE)}, '
+                             f'got {self.target_outside!r}')
+        self.net_g_frozen = self.frozen_copy(self.net_g) if self.target_outside == 'frozen_generator' else None
+        self.fix_generator_params(train_opt.get('fixed_params') or [])
         super().init_training_settings()
         self.check_ldl_option()
         self.cri_masked_pix = build_loss(train_opt['masked_pixel_opt']).to(self.device) \
@@ -127,6 +153,33 @@ class DeSRAModel(SRGANModel):
         self.grad_scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         if hasattr(self, 'net_g_ema'):
             self.net_g_ema.to(memory_format=self.memory_format)
+
+    def frozen_copy(self, net):
+        """An eval-mode copy of the bare ``net`` with its current weights that takes no gradients."""
+        frozen = copy.deepcopy(self.get_bare_model(net)).eval()
+        frozen.requires_grad_(False)
+        return frozen
+
+    def fix_generator_params(self, patterns):
+        """Stop training the generator's parameters whose names match one of ``patterns`` (``train:fixed_params``).
+
+        Raises:
+            ValueError: A pattern that matches no parameter (a typo would otherwise train everything silently).
+        """
+        params = dict(self.get_bare_model(self.net_g).named_parameters())
+        for pattern in patterns:
+            matched = [name for name in params if re.match(pattern, name)]
+            if not matched:
+                raise ValueError(f'train:fixed_params: {pattern!r} matches no parameter of network_g '
+                                 f'(e.g. {next(iter(params))})')
+            for name in matched:
+                params[name].requires_grad_(False)
+        if patterns and isinstance(self.net_g, DistributedDataParallel):  # DDP fixes the trained set when wrapping
+            self.net_g = self.model_to_device(self.get_bare_model(self.net_g))
+        if patterns:
+            fixed = sum(p.numel() for p in params.values() if not p.requires_grad)
+            get_root_logger().info(f'train:fixed_params: {fixed} of {sum(p.numel() for p in params.values())} '
+                                   'generator parameters are not trained.')
 
     def model_to_device(self, net):
         """basicsr's ``model_to_device`` (device, then DDP / DataParallel), the network first put in the memory
@@ -184,11 +237,22 @@ class DeSRAModel(SRGANModel):
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
+    def training_target(self):
+        """The (N, 3, H, W) target of ``train:target_outside``: ``gt``, or ``m * gt + (1 - m) * g0(lq)``."""
+        if self.net_g_frozen is None:
+            return self.gt
+        mask = self.artifact_mask()
+        with torch.no_grad(), self.autocast():
+            kept = self.net_g_frozen(self.lq).float()
+        return mask * self.gt + (1 - mask) * kept
+
     def loss_targets(self):
-        """The targets (l1_gt, percep_gt, gan_gt): ``gt``, or its USM-sharpened copy where ``*_gt_usm`` say so."""
+        """The targets (l1_gt, percep_gt, gan_gt): the training target (:meth:`training_target`), or its
+        USM-sharpened copy where ``*_gt_usm`` say so; the discriminator's real input is the same target."""
+        target = self.training_target()
         # basicsr's filter2D reshapes with view(), which needs the default layout
-        gt_usm = self.usm_sharpener(self.gt.contiguous()) if self.usm_sharpener is not None else None
-        return tuple(gt_usm if self.opt.get(key, False) else self.gt
+        target_usm = self.usm_sharpener(target.contiguous()) if self.usm_sharpener is not None else None
+        return tuple(target_usm if self.opt.get(key, False) else target
                      for key in ('l1_gt_usm', 'percep_gt_usm', 'gan_gt_usm'))
 
     def artifact_mask(self):
@@ -304,7 +368,8 @@ class DeSRAModel(SRGANModel):
 
         Returns:
             dict: ``optimizers`` and ``schedulers`` (state dicts, basicsr's keys), ``grad_scaler``, and the weights
-            ``net_g``, ``net_g_ema`` (when kept) and ``net_d``; loadable with ``torch.load(weights_only=True)``.
+            ``net_g``, ``net_g_ema`` (when kept), ``net_g_frozen`` (with ``target_outside: frozen_generator``) and
+            ``net_d``; loadable with ``torch.load(weights_only=True)``.
         """
         state = {'optimizers': [optimizer.state_dict() for optimizer in self.optimizers],
                  'schedulers': [scheduler.state_dict() for scheduler in self.schedulers],
@@ -313,6 +378,8 @@ class DeSRAModel(SRGANModel):
                  'net_d': cpu_state_dict(self.get_bare_model(self.net_d))}
         if hasattr(self, 'net_g_ema'):
             state['net_g_ema'] = cpu_state_dict(self.net_g_ema)
+        if self.net_g_frozen is not None:
+            state['net_g_frozen'] = cpu_state_dict(self.net_g_frozen)
         return state
 
     def resume_training(self, resume_state):
@@ -324,6 +391,12 @@ class DeSRAModel(SRGANModel):
         self.get_bare_model(self.net_d).load_state_dict(resume_state['net_d'])
         if hasattr(self, 'net_g_ema'):
             self.net_g_ema.load_state_dict(resume_state['net_g_ema'])
+        if self.net_g_frozen is not None:
+            if 'net_g_frozen' not in resume_state:
+                raise ValueError('train:target_outside is frozen_generator but the run being resumed was trained '
+                                 'with the pseudo-GT target (its state has no frozen generator): resume with the same '
+                                 'train:target_outside')
+            self.net_g_frozen.load_state_dict(resume_state['net_g_frozen'])
         if bool(resume_state['grad_scaler']) != self.grad_scaler.is_enabled():
             raise ValueError('train:amp differs from the run being resumed (fp16 gradient scaling on in one, off in '
                              'the other): resume with the same train:amp')
