@@ -55,6 +55,7 @@ VARIANTS = {
                                r"train:fixed_params=['conv_first','body\.([0-9]|1[0-5])\.']"],
     'consistent_lr5e-5': ['train:target_outside=frozen_generator', 'train:optim_g:lr=5e-5'],
     'consistent_lr1e-5': ['train:target_outside=frozen_generator', 'train:optim_g:lr=1e-5'],
+    'paper_lr1e-5': ['train:target_outside=pseudo_gt', 'train:optim_g:lr=1e-5'],
     'consistent_gan_inside_only': ['train:target_outside=frozen_generator', 'train:gan_mask_weight=0', LR_REAL_ESRGAN],
     'consistent_no_gan': ['train:target_outside=frozen_generator', 'train:gan_opt:loss_weight=0', LR_REAL_ESRGAN],
     'consistent_ema0': ['train:target_outside=frozen_generator', 'train:ema_decay=0', LR_REAL_ESRGAN],
