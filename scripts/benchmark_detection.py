@@ -215,7 +215,7 @@ def run_lr_pipeline(size, images, repeats, sr_feat, sr_blocks):
             for mode, pipeline in PIPELINE_MODES.items():
                 force = [f'path:results_root={os.path.join(folder, f"{mode}_{repeat}")}'] + [
                     f'pipeline:{key}={value}' for key, value in pipeline.items()]
-                opt, _ = parse_command_options('benchmark', args=['-opt', option_file, '--force_yml', *force])
+                opt, _ = parse_command_options('benchmark', 'detect', args=['-opt', option_file, '--force_yml', *force])
                 run = DetectRun(opt)
                 start, cpu_start = time.perf_counter(), time.process_time()
                 if run.run() != 0:
