@@ -25,6 +25,7 @@ from desra.utils.cli import run_main
 from desra.utils.hub import resolve_weights
 from desra.utils.img_io import list_images, remove_stale_temp_files
 from desra.utils.options import parse_command_options, resolve_device
+from desra.utils.paths import is_within
 
 
 def build_flag_parser():
@@ -63,19 +64,16 @@ def find_inputs(path):
     raise FileNotFoundError(f'{path}: no such image file or folder (-i)')
 
 
-def check_outputs_apart(input_path, input_root, rel_paths, output_root, suffix):
+def check_flag_outputs_apart(input_path, input_root, rel_paths, output_root, suffix):
     """Refuse an output folder inside an input folder (outputs would be inputs of the next run) and any output
     that would overwrite its input.
 
     Raises:
         ValueError: The message names the input and what to change.
     """
-    output_real = os.path.realpath(output_root)
-    if os.path.isdir(input_path):
-        input_real = os.path.realpath(input_path)
-        if output_real == input_real or output_real.startswith(input_real + os.sep):
-            raise ValueError(f'-o {output_root} is inside the input folder {input_path}; choose an output folder '
-                             'outside it')
+    if os.path.isdir(input_path) and is_within(output_root, input_path):
+        raise ValueError(f'-o {output_root} is inside the input folder {input_path}; choose an output folder '
+                         'outside it')
     for rel_path in rel_paths:
         input_file = os.path.realpath(os.path.join(input_root, rel_path))
         if any(os.path.realpath(os.path.join(output_root, output_name(rel_path, has_alpha, suffix))) == input_file
@@ -93,7 +91,7 @@ def run_with_flags(args):
     if flags.outscale is not None and flags.outscale <= 0:
         raise ValueError(f'-s/--outscale must be > 0, got {flags.outscale}')
     input_root, rel_paths = find_inputs(flags.input)
-    check_outputs_apart(flags.input, input_root, rel_paths, flags.output, flags.suffix)
+    check_flag_outputs_apart(flags.input, input_root, rel_paths, flags.output, flags.suffix)
     device = torch.device('cuda') if torch.cuda.is_available() else torch.device('cpu')
     remove_stale_temp_files(flags.output)
     opt = {'network_g': {'type': 'auto'}, 'path': {'pretrain_network_g': model_path},

@@ -22,6 +22,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from desra.inference import build_upsampler, upscale_decoded
 from desra.utils.image_names import PER_IMAGE_ERRORS, capped_lines, failure_of
 from desra.utils.img_io import decode_image, read_image, remove_stale_temp_files, write_text
+from desra.utils.paths import input_folders, overlap
 from desra.utils.pipeline import BackgroundWriter, Prefetcher, pipeline_options
 from desra.utils.progress import progress_bar
 
@@ -115,11 +116,6 @@ class SRCache:
                           'param_key': paths.get(f'param_key_{role}', 'auto'), 'scale': self.opt.get('scale'),
                           'tile': self.opt.get('tile')})
 
-    def input_folders(self):
-        """The ``dataroot_*`` folders of the command's datasets."""
-        return [value for dataset in (self.opt.get('datasets') or {}).values() if isinstance(dataset, dict)
-                for key, value in dataset.items() if key.startswith('dataroot') and isinstance(value, str)]
-
     def discard_stale(self, run_root, logger):
         """Delete the cached results of each role whose network options or weights differ from those that made them.
 
@@ -139,7 +135,7 @@ class SRCache:
                     changes = '; '.join(describe_changes(earlier, current)) if earlier else 'not recorded'
                     logger.warning(f'{folder} holds results of other network_{role} options or weights ({changes}): '
                                    'deleted, they are made again')
-                    remove_output_folder(folder, self.input_folders())
+                    remove_output_folder(folder, [root for _, root in input_folders(self.opt)])
                 if earlier != current:
                     write_text(stamp, json.dumps(current, indent=1))
         if self.opt['dist']:
@@ -239,16 +235,14 @@ def describe_changes(old, new, prefix=''):
     return changes
 
 
-def remove_output_folder(folder, input_folders):
-    """Delete ``folder``, a run's own output folder, unless it is, holds or lies inside one of ``input_folders``.
+def remove_output_folder(folder, inputs):
+    """Delete ``folder``, a run's own output folder, unless it is, holds or lies inside one of the folders ``inputs``.
 
     Raises:
         ValueError: ``folder`` overlaps an input folder (nothing is deleted; the message names both).
     """
-    real = os.path.realpath(folder)
-    for input_folder in filter(None, input_folders):
-        other = os.path.realpath(input_folder)
-        if os.path.commonpath([real, other]) in (real, other):
+    for input_folder in filter(None, inputs):
+        if overlap(folder, input_folder):
             raise ValueError(f'{folder} holds outputs made with other options, but it overlaps the input folder '
                              f'{input_folder}: refusing to delete it; use separate input and output folders')
     shutil.rmtree(folder, ignore_errors=True)

@@ -14,6 +14,7 @@ from desra.detection.segmenter import DESRA_RELEASE_URL, SegmenterWeightsError, 
 from desra.losses.perceptual_loss import VGG19_FILENAME, VGG19_URL, find_vgg19_weights
 from desra.utils.hub import is_hub_id, resolve_weights
 from desra.utils.option_schema import OptionError
+from desra.utils.paths import input_folders, is_within, overlap, real_path
 
 _REAL_ESRGAN = 'https://github.com/xinntao/Real-ESRGAN/releases/download'
 #: Where each known weight file comes from (by file name): the table the error messages use.
@@ -55,25 +56,6 @@ def weight_source(path):
     return WEIGHT_SOURCES.get(name, OTHER_WEIGHTS)
 
 
-def _real(path):
-    return os.path.realpath(os.path.expanduser(path))
-
-
-def _nested(inner, outer):
-    """Whether folder ``inner`` is ``outer`` or lies inside it (both real paths)."""
-    return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
-
-
-def input_folders(opt):
-    """``(key path, folder)`` of every ``dataroot_*`` under ``datasets:`` (the folders a command reads)."""
-    folders = []
-    for phase, dataset in (opt.get('datasets') or {}).items():
-        for key, value in (dataset or {}).items():
-            if key.startswith('dataroot_') and isinstance(value, str) and value:
-                folders.append((f'datasets:{phase}:{key}', value))
-    return folders
-
-
 def check_outputs_apart(opt, outputs, source):
     """Refuse outputs that are, contain or lie inside an input folder.
 
@@ -87,12 +69,10 @@ def check_outputs_apart(opt, outputs, source):
     """
     problems = []
     for key, folder in input_folders(opt):
-        real_input = _real(folder)
         for what, output in outputs:
-            real_output = _real(output)
-            if _nested(real_output, real_input) or _nested(real_input, real_output):
-                relation = ('is' if real_output == real_input else
-                            'lies inside' if _nested(real_output, real_input) else 'contains')
+            if overlap(output, folder):
+                relation = ('is' if real_path(output) == real_path(folder) else
+                            'lies inside' if is_within(output, folder) else 'contains')
                 problems.append(f'{what} {output} {relation} the input folder {key} ({folder}): outputs must '
                                 'never overwrite or mix with inputs; change name, path:results_root or --root')
     if problems:
