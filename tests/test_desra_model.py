@@ -295,14 +295,49 @@ def test_validation_computes_mse_sr_once_or_refuses_without_a_source(tmp_path, t
     assert len(calls) == 2  # one per image, cached for the second validation
 
 
-@pytest.mark.parametrize('option_file', ['finetune_realesrgan_x4plus.yml', 'finetune_ldl_x4.yml',
-                                         'finetune_swinir_x4.yml', 'finetune_realesrgan_x4plus_consistent.yml',
-                                         'demo/finetune.yml'])
+PUBLISHED_RECIPES = ('finetune_realesrgan_x4plus.yml', 'finetune_ldl_x4.yml', 'finetune_swinir_x4.yml')
+
+
+def load_option_file(option_file):
+    with open(os.path.join(REPO_ROOT, 'options', option_file), encoding='utf-8') as f:
+        return yaml.load(f, Loader=ordered_yaml()[0])
+
+
+def flat_options(opt, prefix=''):
+    """``{'train:optim_g:lr': 1e-4, ...}``: the leaves of a nested option dict, keyed as ``--force_yml`` does."""
+    flat = {}
+    for key, value in opt.items():
+        if isinstance(value, dict):
+            flat.update(flat_options(value, f'{prefix}{key}:'))
+        else:
+            flat[f'{prefix}{key}'] = value
+    return flat
+
+
+@pytest.mark.parametrize('published', PUBLISHED_RECIPES)
+def test_each_consistent_recipe_is_its_published_recipe_with_the_four_changes_only(published):
+    """``*_consistent.yml`` = the published recipe + the project's four changes (and its own run name), so the two
+    cannot drift apart."""
+    base = flat_options(load_option_file(published))
+    consistent = flat_options(load_option_file(published.replace('.yml', '_consistent.yml')))
+    changed = {key for key in base.keys() | consistent.keys() if base.get(key) != consistent.get(key)}
+    usm_changed = {key for key in ('l1_gt_usm', 'percep_gt_usm', 'gan_gt_usm') if base[key]}
+    assert changed == {'name', *usm_changed, 'datasets:train:artifact_crop_prob', 'train:target_outside',
+                       'train:masked_pixel_opt:type', 'train:masked_pixel_opt:loss_weight'}
+    assert consistent['name'] == base['name'] + '_consistent'
+    assert not any(consistent[key] for key in ('l1_gt_usm', 'percep_gt_usm', 'gan_gt_usm'))
+    assert consistent['datasets:train:artifact_crop_prob'] == 0.5
+    assert consistent['train:target_outside'] == 'frozen_generator'
+    # the mask-restricted L1 weighs as the recipe's own pixel loss does
+    assert consistent['train:masked_pixel_opt:loss_weight'] == base['train:pixel_opt:loss_weight']
+
+
+@pytest.mark.parametrize('option_file', [*PUBLISHED_RECIPES, 'demo/finetune.yml',
+                                         *(name.replace('.yml', '_consistent.yml') for name in PUBLISHED_RECIPES)])
 def test_option_files_build_a_model_that_trains(tmp_path, option_file):
     """The shipped options with tiny networks, no weight files, no perceptual loss, no validation. The published
     recipes have the paper's target and no mask-restricted loss; the project's recipes have both of its changes."""
-    with open(os.path.join(REPO_ROOT, 'options', option_file), encoding='utf-8') as f:
-        opt = yaml.load(f, Loader=ordered_yaml()[0])
+    opt = load_option_file(option_file)
     swinir = opt['network_g']['type'] == 'SwinIR'
     opt['network_g'] = dict(TINY_SWINIR_OPT if swinir else TINY_RRDB_OPT)
     opt['network_d']['num_feat'] = 8
@@ -315,7 +350,7 @@ def test_option_files_build_a_model_that_trains(tmp_path, option_file):
     model = build(opt)
     model.feed_data(fixed_batch(lq_size=16 if swinir else 8))
     model.optimize_parameters(1)
-    published = option_file in ('finetune_realesrgan_x4plus.yml', 'finetune_ldl_x4.yml', 'finetune_swinir_x4.yml')
+    published = option_file in PUBLISHED_RECIPES
     assert ('l_g_masked_pix' in model.get_current_log()) != published
     assert (model.target_outside == 'pseudo_gt') == published
     if published:
