@@ -9,8 +9,9 @@ Real-ESRGAN's ``inference_realesrgan.py`` flags; the architecture and scale are 
 (spandrel, ``type: auto``), outputs are ``<o>/<stem>_<suffix>.<ext>``, fp16 on CUDA unless ``--fp32``.
 
 Either way unreadable files are reported and skipped (too large, truncated, out of memory...); the exit status is
-then 1 (2 for bad options or an empty input folder, see :mod:`desra.utils.cli`); a rerun skips finished images and
-removes the temporary files a killed run left, and no output may overwrite an input.
+then 1 (2 for bad options or an empty input folder, see :mod:`desra.utils.cli`); a rerun skips finished images
+(and redoes those that other weights or settings made: ``.made_with.json`` in the output folder), removes the
+temporary files a killed run left, and no output may overwrite an input.
 """
 import argparse
 import os
@@ -24,8 +25,9 @@ from desra.inference.folder import output_name
 from desra.utils.cli import run_main
 from desra.utils.hub import resolve_weights
 from desra.utils.img_io import list_images, remove_stale_temp_files
+from desra.utils.made_with import network_made_with
 from desra.utils.options import parse_command_options, resolve_device
-from desra.utils.paths import is_within
+from desra.utils.paths import is_within, not_found
 
 
 def build_flag_parser():
@@ -87,7 +89,7 @@ def run_with_flags(args):
     flags = build_flag_parser().parse_args(args)
     model_path = resolve_weights(flags.model_path)  # a Hugging Face hub id: its file in the cache
     if not os.path.isfile(model_path):
-        raise FileNotFoundError(f'{flags.model_path}: no such checkpoint file (--model_path)')
+        raise FileNotFoundError(f'{flags.model_path}: {not_found(model_path)} (--model_path: a checkpoint file)')
     if flags.outscale is not None and flags.outscale <= 0:
         raise ValueError(f'-s/--outscale must be > 0, got {flags.outscale}')
     input_root, rel_paths = find_inputs(flags.input)
@@ -99,7 +101,9 @@ def run_with_flags(args):
                     'half': not flags.fp32}}
     upsampler = build_upsampler(opt, 'g', device)
     report = upscale_folder(upsampler, input_root, flags.output, rel_paths, overwrite=flags.overwrite,
-                            alpha_upsampler=flags.alpha_upsampler, suffix=flags.suffix, outscale=flags.outscale)
+                            alpha_upsampler=flags.alpha_upsampler, suffix=flags.suffix, outscale=flags.outscale,
+                            made_with=dict(network_made_with(opt, 'g'), outscale=flags.outscale,
+                                           alpha_upsampler=flags.alpha_upsampler))
     print(report.summary())
     print(f'Results in {flags.output}')
     return 1 if report.failed else 0
@@ -112,8 +116,10 @@ def main(args=None):
     opt, _ = parse_command_options(__doc__.splitlines()[0], 'infer', args=args)
     remove_stale_temp_files(opt['path']['run_root'])
     upsampler = build_upsampler(opt, 'g', resolve_device(opt))
+    alpha_upsampler = opt.get('alpha_upsampler', 'model')
     report = upscale_folder(upsampler, opt['datasets']['test']['dataroot_lq'], opt['path']['run_root'],
-                            overwrite=opt.get('overwrite', False), alpha_upsampler=opt.get('alpha_upsampler', 'model'))
+                            overwrite=opt.get('overwrite', False), alpha_upsampler=alpha_upsampler,
+                            made_with=dict(network_made_with(opt, 'g'), alpha_upsampler=alpha_upsampler))
     print(report.summary())
     print(f'Results in {opt["path"]["run_root"]}')
     return 1 if report.failed else 0

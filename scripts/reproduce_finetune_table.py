@@ -40,14 +40,9 @@ import yaml
 
 import desra  # noqa: F401
 from desra.detection import DATASET_LINKS, DEFAULT_DETECTOR_OPT
+from desra.utils.preflight import DESRA_MODEL_SOURCES
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-#: Where each weight file comes from (the DeSRA README's links).
-WEIGHT_SOURCES = {
-    'mse': 'MSE and GAN models: https://drive.google.com/drive/folders/10vzKAJjHm5GEb0_LESnHYmuCnBwdoFpm',
-    'gan': 'MSE and GAN models: https://drive.google.com/drive/folders/10vzKAJjHm5GEb0_LESnHYmuCnBwdoFpm',
-    'finetuned': 'GAN-DeSRA models: https://drive.google.com/drive/folders/14cLRrE4GjbgxIlVz6RoeRr0-2-NiTHrf',
-}
 WEIGHT_SUFFIXES = {'mse': 'MSE', 'gan': 'GAN', 'finetuned': 'DeSRA'}
 RRDBNET_X4 = {'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3, 'num_feat': 64, 'num_block': 23, 'num_grow_ch': 32,
               'scale': 4}
@@ -109,7 +104,7 @@ def missing_inputs(args, sr_model, weights):
         lines.append(f'{lr_root}: no such folder: the DeSRA dataset\'s LR images ({"; ".join(DATASET_LINKS)})')
     for role, path in weights.items():
         if not osp.isfile(path):
-            lines.append(f'{path}: no such file: the {role} model ({WEIGHT_SOURCES[role]})')
+            lines.append(f'{path}: no such file: the {role} model ({DESRA_MODEL_SOURCES[role]})')
     return lines
 
 

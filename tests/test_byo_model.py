@@ -1,6 +1,7 @@
 """Bring your own SR model: checkpoints of five architectures (random tiny weights, written here) detected by
 spandrel (``type: auto``), run tiled and untiled, through detect and infer, fine-tuned and saved under their original
 names; safetensors in and out; ``import_modules``; Real-ESRGAN's inference flags."""
+import os
 import sys
 
 import cv2
@@ -137,6 +138,12 @@ def test_auto_errors_name_the_checkpoint(tmp_path):
     with pytest.raises(ValueError, match='unknown.pth: spandrel does not recognise the architecture'):
         build_upsampler({'network_g': {'type': 'auto'}, 'path': {'pretrain_network_g': str(tmp_path / 'unknown.pth')}},
                         'g', 'cpu')
+    # recognised as ESRGAN, but spandrel assumes 32 growth channels: a one-line error, not spandrel's traceback
+    torch.save(RRDBNet(3, 3, scale=4, num_feat=8, num_block=1, num_grow_ch=16).state_dict(), tmp_path / 'g16.pth')
+    with pytest.raises(ValueError, match=r'g16.pth: spandrel recognised the architecture but could not build it '
+                                         r'from these weights \(Error\(s\) in loading state_dict for RRDBNet: size '
+                                         r'mismatch for .*\); describe it with a basicsr network mapping'):
+        detect_network(str(tmp_path / 'g16.pth'))
 
 
 def test_basicsr_mappings_still_load_safetensors(tmp_path):
@@ -212,7 +219,8 @@ def test_training_saves_safetensors_and_resumes_a_detected_generator(tmp_path, m
     path, _ = write_checkpoint(tmp_path, 'compact')
     option_file = write_options(tmp_path, tiny_dataset, 'byo', {'type': 'auto'}, total_iter=3)
     opt = yaml.safe_load(option_file.read_text())
-    opt['path'].update(pretrain_network_g=path, param_key_g='params_ema')  # a bare state dict: itself
+    opt['path'].update(pretrain_network_g=path)  # a bare state dict, with no param_key_g (as the README has it)
+    opt['path'].pop('param_key_g', None)
     opt['logger']['save_checkpoint_format'] = 'safetensors'
     option_file.write_text(yaml.safe_dump(opt))
     assert run_train(monkeypatch, tmp_path, option_file) == 0
@@ -277,5 +285,36 @@ def test_infer_flags_name_resize_and_never_overwrite(tmp_path):
         infer.main(['-i', str(single), '-o', str(tmp_path / 'lr'), '--model_path', path, '--suffix', ''])
     with pytest.raises(ValueError, match='is inside the input folder'):
         infer.main(['-i', str(tmp_path / 'lr'), '-o', str(tmp_path / 'lr' / 'out'), '--model_path', path])
-    with pytest.raises(FileNotFoundError, match=r'absent.pth: no such checkpoint file \(--model_path\)'):
+    with pytest.raises(FileNotFoundError, match=r'absent.pth: no such file \(--model_path: a checkpoint file\)'):
         infer.main(['-i', str(single), '--model_path', str(tmp_path / 'absent.pth')])
+    with pytest.raises(FileNotFoundError, match=r'lr: a folder, not a file \(--model_path: a checkpoint file\)'):
+        infer.main(['-i', str(single), '--model_path', str(tmp_path / 'lr')])
+
+
+def test_infer_redoes_outputs_that_other_settings_or_weights_made(tmp_path, capsys):
+    """A rerun into the same -o keeps its own finished outputs, but redoes those that another -s or checkpoint made
+    (and says why); outputs of another --suffix and other files in -o are left alone."""
+    path, _ = write_checkpoint(tmp_path, 'compact')
+    write_random_images(str(tmp_path / 'lr'), ('a', 'b'), shape=(10, 14, 3))
+    out = tmp_path / 'out'
+    out.mkdir()
+    (out / 'notes.txt').write_text('mine')
+    flags = ['-i', str(tmp_path / 'lr'), '-o', str(out), '--model_path', path]
+    assert infer.main(flags) == 0
+    assert infer.main(flags + ['--suffix', 'other']) == 0
+    capsys.readouterr()
+    assert infer.main(flags) == 0
+    assert capsys.readouterr().out.startswith('0 written, 2 already done, 0 failed\n')
+    assert infer.main(flags + ['-s', '2']) == 0
+    assert capsys.readouterr().out.startswith('2 written, 0 already done, 0 failed (earlier outputs made otherwise '
+                                              'were redone: outscale: null -> 2.0)')
+    assert read_image(str(out / 'a_out.png')).shape == (20, 28, 3)
+    assert read_image(str(out / 'a_other.png')).shape == (40, 56, 3) and (out / 'notes.txt').read_text() == 'mine'
+    # other weights under the same file name
+    before = read_image(str(out / 'b_out.png'))
+    other, _ = write_checkpoint(tmp_path, 'compact', seed=1)
+    os.replace(other, path)
+    assert infer.main(flags + ['-s', '2']) == 0
+    assert capsys.readouterr().out.startswith('2 written, 0 already done, 0 failed (earlier outputs made otherwise '
+                                              'were redone: weights: ')
+    assert not np.array_equal(read_image(str(out / 'b_out.png')), before)

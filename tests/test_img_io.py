@@ -67,3 +67,5 @@ def test_list_images_recurses_sorted_and_can_list_everything(tmp_path):
     assert list_images(tmp_path, extensions=None) == ['a/c.JPG', 'b.png', 'notes.txt']
     with pytest.raises(FileNotFoundError, match='no such folder'):
         list_images(tmp_path / 'missing')
+    with pytest.raises(FileNotFoundError, match='b.png: a file, not a folder'):
+        list_images(tmp_path / 'b.png')

@@ -154,7 +154,7 @@ def test_infer_finishes_the_other_images_despite_a_huge_file(tmp_path, tiny_rrdb
         'dataroot_lq': str(tmp_path / 'lr')}}, 'path': {'pretrain_network_g': str(tiny_rrdb_checkpoint)}})
     assert infer.main(args) == 1
     assert '2 written, 0 already done, 1 failed' in capsys.readouterr().out
-    assert sorted(os.listdir(tmp_path / 'results' / 'inf')) == ['a.png', 'c.png']
+    assert sorted(os.listdir(tmp_path / 'results' / 'inf')) == ['.made_with.json', 'a.png', 'c.png']
 
 
 def detection_run_for_build(root, names, lr_shape=(8, 10)):
@@ -312,6 +312,12 @@ def test_truncated_or_empty_checkpoint_gives_one_line_naming_the_file(tmp_path, 
         load_state_dict(tmp_path / 'cut.pth')
     with pytest.raises(CorruptCheckpointError, match=r'empty.pth: .* \(0 bytes; the file ends too early\)'):
         load_state_dict(tmp_path / 'empty.pth')
+    # files that are no checkpoint at all: the unpickler fails with KeyError / IndexError, never a traceback
+    for name, data in (('text.pth', b'hello'), ('three.pth', b'abc'), ('image.pth', b'\x89PNG\r\n\x1a\n' * 4)):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(CorruptCheckpointError, match=rf'{name}: (not a complete checkpoint|not a PyTorch) .*'
+                                                         rf'\({len(data)} bytes; '):
+            load_state_dict(tmp_path / name)
 
 
 def write_state(folder, current_iter, data=None):

@@ -306,6 +306,16 @@ def test_wandb_needs_the_tensorboard_logger(tmp_path, tiny_dataset):
     assert nothing_written(tmp_path)
 
 
+def test_preflight_says_what_a_path_is_when_it_is_the_wrong_kind(tmp_path):
+    (tmp_path / 'lr.png').write_bytes(b'')
+    (tmp_path / 'weights').mkdir()
+    with pytest.raises(MissingInputsError) as error:
+        run('infer', tmp_path, '--force_yml', f'datasets:test:dataroot_lq={tmp_path / "lr.png"}',
+            f'path:pretrain_network_g={tmp_path / "weights"}')
+    assert f'datasets:test:dataroot_lq: {tmp_path / "lr.png"}: a file, not a folder' in str(error.value)
+    assert f'path:pretrain_network_g: {tmp_path / "weights"}: a folder, not a file' in str(error.value)
+
+
 def test_stage_one_preflight_lists_weights_and_segformer_together(tmp_path):
     with pytest.raises(MissingInputsError) as error:
         run('test', tmp_path, '--force_yml', f'datasets:test:dataroot_lq={tmp_path / "lr"}',

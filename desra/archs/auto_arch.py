@@ -141,7 +141,8 @@ def detect_network(path, param_key='auto'):
         ``detected_arch`` (:class:`DetectedArch`).
 
     Raises:
-        ValueError: spandrel does not know the architecture, or the model is not an RGB image-to-image model.
+        ValueError: spandrel does not know the architecture or cannot build it from the weights, or the model is
+            not an RGB image-to-image model.
     """
     if param_key == 'params_ema':
         param_key = EMA_OR_PLAIN_PARAM_KEYS
@@ -151,6 +152,12 @@ def detect_network(path, param_key='auto'):
     except UnsupportedModelError:
         raise ValueError(f'{path}: spandrel does not recognise the architecture of this checkpoint; describe it with '
                          'a basicsr network mapping (type: RRDBNet, ...) instead of type: auto') from None
+    except Exception as error:  # recognised, but its tensors do not fit the architecture spandrel inferred
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+        reason = ' '.join(lines[:2])[:240]  # e.g. "Error(s) in loading state_dict for RRDBNet: size mismatch ..."
+        raise ValueError(f'{path}: spandrel recognised the architecture but could not build it from these weights '
+                         f'({reason}); describe it with a basicsr network mapping (type: ..., with its sizes) '
+                         'instead of type: auto') from None
     if not isinstance(descriptor, ImageModelDescriptor) or descriptor.purpose not in IMAGE_PURPOSES:
         raise ValueError(f'{path}: a {descriptor.architecture.name} {descriptor.purpose} model, not a '
                          'super-resolution model')

@@ -12,10 +12,10 @@ from desra.data.aligned_crop import LQWindow, artifact_windows
 from desra.data.pseudo_gt import mask_to_hr, pseudo_gt_image
 from desra.detection.pairs import collect_items
 from desra.metrics.detection_metrics import DEFAULT_BORDER, load_mask
-from desra.utils.batch import (describe_changes, finish, get_command_logger, json_form, remove_output_folder,
-                               require_images, run_batch)
+from desra.utils.batch import finish, get_command_logger, remove_output_folder, require_images, run_batch
 from desra.utils.image_names import Failure, index_folder, meta_info_name_problem
 from desra.utils.img_io import read_image, write_image, write_text
+from desra.utils.made_with import describe_changes, json_form
 
 #: Options of ``datasets: build:`` that must be set.
 REQUIRED_SOURCES = ('dataroot_mask', 'dataroot_mse', 'dataroot_gan', 'dataroot_lq')

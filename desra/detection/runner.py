@@ -32,14 +32,15 @@ import os
 import numpy as np
 
 from desra.detection import ArtifactDetector
-from desra.utils.batch import (SRCache, describe_changes, file_identity, finish, gather_failures, get_command_logger,
-                               json_form, require_images, run_batch, shard)
+from desra.utils.batch import (SRCache, finish, gather_failures, get_command_logger, require_images, run_batch,
+                               shard)
 from desra.detection.pairs import collect_items
 from desra.report import (CURVE_THRESHOLDS, DEFAULT_ROWS_PER_PAGE, PartView, ReportPictures, ReportRow,
                           below_threshold_curve, class_figures, class_table, colorize_labels, colour_bar_svg,
                           measure_parts, outline_mask, pooled_curve, save_rgb, summary_table, threshold_plot_svg,
                           total_class_figures, write_report)
 from desra.utils.img_io import decoded_rgb255, load_rgb255, write_image, write_text
+from desra.utils.made_with import describe_changes, file_identity, json_form
 from desra.utils.options import resolve_device
 
 #: Columns of ``summary.csv``.
@@ -313,14 +314,14 @@ class StageOneRun:
 
     def made_with(self, item):
         """What shapes the outputs of an image (its record's ``made_with``): the detector options, the number of
-        parts with crops, and the identity (:func:`~desra.utils.batch.file_identity`) of each input file."""
+        parts with crops, and the identity (:func:`~desra.utils.made_with.file_identity`) of each input file."""
         inputs = {'lq': item.lq_path, **item.sr_paths}
         return json_form({'detector': self.opt['detector'], 'max_parts': self.max_parts,
                           'inputs': {role: [path, file_identity(path)] for role, path in inputs.items()}})
 
     def record_changes(self, item):
         """How the image's record differs from what a run now would make: None when there is no record, [] when it
-        is current, else the differences (:func:`~desra.utils.batch.describe_changes`)."""
+        is current, else the differences (:func:`~desra.utils.made_with.describe_changes`)."""
         if not os.path.isfile(self.record_path(item.name)):
             return None
         try:

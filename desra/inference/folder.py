@@ -1,5 +1,6 @@
 """Super-resolve a folder of images: outputs named as the inputs (or ``<stem>_<suffix>``), written atomically,
-finished ones skipped."""
+finished ones skipped unless other settings or weights made them."""
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -8,7 +9,9 @@ import numpy as np
 from tqdm import tqdm
 
 from desra.utils.image_names import PER_IMAGE_ERRORS, capped_lines, failure_of
-from desra.utils.img_io import DecodedImage, decode_image, encode_image, list_images, read_image, write_image
+from desra.utils.img_io import (DecodedImage, decode_image, encode_image, list_images, read_image, write_image,
+                                write_text)
+from desra.utils.made_with import describe_changes
 
 #: Formats that cannot hold an alpha channel; RGBA inputs in them are written as PNG instead.
 NO_ALPHA_EXTENSIONS = ('.jpg', '.jpeg', '.bmp', '.ppm', '.pgm')
@@ -20,11 +23,14 @@ class FolderRunReport:
     written: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     failed: dict = field(default_factory=dict)  # relative path -> error message
+    redone: list = field(default_factory=list)  # why earlier outputs were deleted and made again (their changes)
 
     def summary(self):
-        """One line, then one line per failure (the first :data:`~desra.utils.image_names.MAX_LISTED_FAILURES`,
-        then a count)."""
+        """One line (and why earlier outputs were redone), then one line per failure (the first
+        :data:`~desra.utils.image_names.MAX_LISTED_FAILURES`, then a count)."""
         line = f'{len(self.written)} written, {len(self.skipped)} already done, {len(self.failed)} failed'
+        if self.redone:
+            line += f' (earlier outputs made otherwise were redone: {"; ".join(self.redone)})'
         return '\n'.join([line, capped_lines(list(self.failed.values()), indent='  FAILED ')]).rstrip()
 
 
@@ -43,6 +49,44 @@ def find_output(output_root, rel_path, suffix=''):
         if os.path.isfile(path):
             return path
     return None
+
+
+def made_with_stamp(output_root, suffix=''):
+    """The file recording what made the outputs named with ``suffix`` in ``output_root`` (one per suffix, so that
+    runs with different suffixes can share a folder)."""
+    return os.path.join(output_root, f'.made_with_{suffix}.json' if suffix else '.made_with.json')
+
+
+def discard_outputs_made_otherwise(output_root, rel_paths, made_with, suffix=''):
+    """Delete the outputs of ``rel_paths`` that other settings made, and record ``made_with`` as what makes them now.
+
+    The record (:func:`made_with_stamp`) is written before any output, and outputs are only ever written under the
+    current record, so after an interrupted run every existing output is one the record describes. Only this run's
+    own output names are deleted: nothing else in ``output_root`` is touched.
+
+    Args:
+        output_root (str): The output folder.
+        rel_paths (list[str]): The inputs' relative paths.
+        made_with (dict): What shapes the outputs (JSON-like; e.g. :func:`~desra.utils.made_with.network_made_with`).
+        suffix (str): The output names' suffix (:func:`output_name`).
+
+    Returns:
+        list[str]: Why outputs were deleted (the changed settings, or that none were recorded); empty when none were.
+    """
+    stamp = made_with_stamp(output_root, suffix)
+    earlier = None
+    if os.path.isfile(stamp):
+        with open(stamp, encoding='utf-8') as f:
+            earlier = json.load(f)
+    if earlier == made_with:
+        return []
+    stale = [path for path in (find_output(output_root, rel_path, suffix) for rel_path in rel_paths) if path]
+    for path in stale:
+        os.remove(path)
+    write_text(stamp, json.dumps(made_with, indent=1))
+    if not stale:
+        return []
+    return describe_changes(earlier, made_with) if earlier else [f'{len(stale)} outputs without a record']
 
 
 def resize_to_outscale(sr, lr_shape, outscale):
@@ -99,7 +143,7 @@ def upscale_decoded(upsampler, decoded, output_path, alpha_upsampler='model', ou
 
 
 def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite=False, alpha_upsampler='model',
-                   show_progress=True, suffix='', outscale=None):
+                   show_progress=True, suffix='', outscale=None, made_with=None):
     """Super-resolve every image under ``input_root`` into ``output_root`` with the same relative names
     (``<stem>_<suffix>`` with a ``suffix``).
 
@@ -107,7 +151,7 @@ def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite
     :data:`~desra.utils.image_names.PER_IMAGE_ERRORS`) is recorded with its path and reason and the run goes on;
     outputs are written
     atomically, so an interrupted run is continued by running it again (existing outputs are skipped unless
-    ``overwrite``).
+    ``overwrite``, or unless other settings made them: ``made_with``).
 
     Args:
         upsampler (TiledUpsampler): The network to run.
@@ -119,6 +163,8 @@ def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite
         show_progress (bool): Show a tqdm bar.
         suffix (str): Appended to the output names (:func:`output_name`).
         outscale (float | None): Final scale (:func:`resize_to_outscale`).
+        made_with (dict | None): What shapes the outputs; existing outputs that something else made are redone
+            (:func:`discard_outputs_made_otherwise`). None: every existing output is kept.
 
     Returns:
         FolderRunReport
@@ -131,6 +177,9 @@ def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite
         if not rel_paths:
             raise ValueError(f'{input_root}: no images found (datasets: test: dataroot_lq)')
     report = FolderRunReport()
+    if made_with is not None:
+        os.makedirs(output_root, exist_ok=True)
+        report.redone = discard_outputs_made_otherwise(output_root, rel_paths, made_with, suffix)
     for rel_path in tqdm(rel_paths, desc=f'SR {os.path.basename(os.path.normpath(output_root))}', unit='img',
                          disable=not show_progress):
         if not overwrite and find_output(output_root, rel_path, suffix):

@@ -76,7 +76,8 @@ from basicsr.utils.dist_util import master_only
 from basicsr.utils.registry import MODEL_REGISTRY
 from torch.nn.parallel import DistributedDataParallel
 
-from desra.archs.auto_arch import check_scale, checkpoint_state_dict, load_detected_weights, resolve_network_opt
+from desra.archs.auto_arch import (AUTO_TYPE, check_scale, checkpoint_state_dict, load_detected_weights,
+                                   resolve_network_opt)
 from desra.losses.masked_loss import RegionGANLoss
 from desra.losses.perceptual_loss import RegionPerceptualLoss
 from desra.models.artifact_validation import ArtifactAreaValidator
@@ -119,6 +120,10 @@ class DeSRAModel(SRGANModel):
             raise ValueError(f'logger:save_checkpoint_format must be one of {", ".join(CHECKPOINT_FORMATS)}, '
                              f'got {save_format!r}')
         opt['network_g'] = resolve_network_opt(opt, 'g')
+        if opt['network_g'].get('type') == AUTO_TYPE:
+            # the weights load with the key detection read them with (default auto: a bare state dict, as model zoos
+            # publish, loads too), not basicsr's default "params"
+            opt['path'].setdefault('param_key_g', opt['network_g']['param_key'])
         super().__init__(opt)
         check_scale(self.get_bare_model(self.net_g), opt.get('scale'), 'g')
         if self.is_train and opt.get('val') is not None:

@@ -22,6 +22,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from desra.inference import build_upsampler, upscale_decoded
 from desra.utils.image_names import PER_IMAGE_ERRORS, capped_lines, failure_of
 from desra.utils.img_io import decode_image, read_image, remove_stale_temp_files, write_text
+from desra.utils.made_with import describe_changes, network_made_with
 from desra.utils.paths import input_folders, overlap
 from desra.utils.pipeline import BackgroundWriter, Prefetcher, pipeline_options
 from desra.utils.progress import progress_bar
@@ -108,13 +109,8 @@ class SRCache:
         self._prefetcher = None
 
     def made_with(self, role):
-        """What shapes ``role``'s results: its network options, checkpoint file (path, size, time), param key,
-        scale and tile settings (as JSON)."""
-        paths = self.opt.get('path') or {}
-        weights = paths.get(f'pretrain_network_{role}')
-        return json_form({'network': self.opt.get(f'network_{role}'), 'weights': [weights, file_identity(weights)],
-                          'param_key': paths.get(f'param_key_{role}', 'auto'), 'scale': self.opt.get('scale'),
-                          'tile': self.opt.get('tile')})
+        """What shapes ``role``'s results (:func:`~desra.utils.made_with.network_made_with`)."""
+        return network_made_with(self.opt, role)
 
     def discard_stale(self, run_root, logger):
         """Delete the cached results of each role whose network options or weights differ from those that made them.
@@ -198,41 +194,6 @@ class SRCache:
         if self._prefetcher is not None:
             self._prefetcher.close()
             self._prefetcher = None
-
-
-def file_identity(path):
-    """``[size in bytes, modification time in ns]`` of a file, or None when there is none: what tells a rerun that
-    an input changed."""
-    try:
-        stat = os.stat(path)
-    except (OSError, TypeError):
-        return None
-    return [stat.st_size, stat.st_mtime_ns]
-
-
-def json_form(value):
-    """``value`` as JSON reads it back (tuples become lists, ordered dicts plain dicts), for comparisons."""
-    return json.loads(json.dumps(value))
-
-
-def describe_changes(old, new, prefix=''):
-    """The keys whose values differ between two JSON-like dicts, as ``a.b: old -> new`` (``'...'`` for big values).
-
-    Returns:
-        list[str]
-    """
-    changes = []
-    old, new = old if isinstance(old, dict) else {}, new if isinstance(new, dict) else {}
-    for key in sorted(set(old) | set(new)):
-        before, after = old.get(key), new.get(key)
-        if before == after:
-            continue
-        if isinstance(before, dict) and isinstance(after, dict):
-            changes += describe_changes(before, after, f'{prefix}{key}.')
-        else:
-            short = [json.dumps(v) if len(json.dumps(v)) <= 40 else '...' for v in (before, after)]
-            changes.append(f'{prefix}{key}: {short[0]} -> {short[1]}')
-    return changes
 
 
 def remove_output_folder(folder, inputs):

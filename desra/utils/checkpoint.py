@@ -23,6 +23,7 @@ from safetensors.torch import save_file as save_safetensors
 
 from desra.utils.hub import resolve_weights
 from desra.utils.img_io import atomic_output
+from desra.utils.paths import not_found
 
 #: Keys tried in this order by ``param_key='auto'``: EMA weights first, as Real-ESRGAN's inference does.
 AUTO_PARAM_KEYS = ('params_ema', 'params', 'state_dict', 'model')
@@ -52,12 +53,15 @@ def load_checkpoint_file(path):
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: no such checkpoint file')
+        raise FileNotFoundError(f'{path}: {not_found(path)} (a checkpoint file)')
     try:
         if is_safetensors(path):
             return load_safetensors(path, device='cpu')
         return torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as error:
+        if 'Unsupported operand' in str(error):  # bytes that are no pickle at all (text, an image, ...)
+            raise CorruptCheckpointError(f'{path}: not a PyTorch (.pth) or safetensors checkpoint '
+                                         f'({os.path.getsize(path)} bytes; not a pickle)') from None
         raise CorruptCheckpointError(f'{path}: refused by weights_only loading: it holds Python objects other than '
                                      'tensors and plain containers') from None
     except (RuntimeError, EOFError, ValueError, SafetensorError) as error:
@@ -65,6 +69,9 @@ def load_checkpoint_file(path):
         size = os.path.getsize(path)
         raise CorruptCheckpointError(f'{path}: not a complete checkpoint, the file is empty, truncated or corrupt '
                                      f'({size} bytes; {reason})') from None
+    except Exception as error:  # the unpickler's KeyError, IndexError... on a file that is no checkpoint at all
+        raise CorruptCheckpointError(f'{path}: not a PyTorch (.pth) or safetensors checkpoint '
+                                     f'({os.path.getsize(path)} bytes; {type(error).__name__})') from None
 
 
 def _is_state_dict(obj):

@@ -12,6 +12,7 @@ import torch
 import yaml
 
 from desra.utils.img_io import IMAGE_EXTENSIONS, list_images
+from desra.utils.paths import not_found
 
 
 @dataclass
@@ -78,7 +79,7 @@ def index_folder(root, label, extensions=None):
     try:
         rel_paths = list_images(root, extensions=extensions)
     except FileNotFoundError:
-        raise FileNotFoundError(f'{root}: no such folder ({label} images)') from None
+        raise FileNotFoundError(f'{root}: {not_found(root, "folder")} ({label} images)') from None
     by_name = {}
     for rel_path in rel_paths:
         by_name.setdefault(stem_of(rel_path), []).append(os.path.join(root, rel_path))

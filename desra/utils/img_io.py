@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from desra.utils.paths import not_found
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -304,7 +306,7 @@ def list_images(root, recursive=True, extensions=IMAGE_EXTENSIONS):
     """
     root = os.fspath(root)
     if not os.path.isdir(root):
-        raise FileNotFoundError(f'{root}: no such folder')
+        raise FileNotFoundError(f'{root}: {not_found(root, "folder")}')
     found = []
     chains = {root: {os.path.realpath(root)}}  # folder -> real paths of the folders from root down to it
     for folder, subfolders, files in os.walk(root, followlinks=True):

@@ -33,3 +33,11 @@ def input_folders(opt):
             if key.startswith('dataroot_') and isinstance(value, str) and value:
                 folders.append((f'datasets:{phase}:{key}', value))
     return folders
+
+
+def not_found(path, kind='file'):
+    """Why ``path`` is not the ``kind`` (``'file'`` or ``'folder'``) a user named: ``'no such file'``, or what it is
+    instead (``'a folder, not a file'``, ``'a file, not a folder'``), for one-line errors."""
+    other = {'file': 'folder', 'folder': 'file'}[kind]
+    exists_as_other = os.path.isdir(path) if kind == 'file' else os.path.isfile(path)
+    return f'a {other}, not a {kind}' if exists_as_other else f'no such {kind}'

@@ -14,7 +14,7 @@ from desra.detection.segmenter import DESRA_RELEASE_URL, SegmenterWeightsError, 
 from desra.losses.perceptual_loss import VGG19_FILENAME, VGG19_URL, find_vgg19_weights
 from desra.utils.hub import is_hub_id, resolve_weights
 from desra.utils.option_schema import OptionError
-from desra.utils.paths import input_folders, is_within, overlap, real_path
+from desra.utils.paths import input_folders, is_within, not_found, overlap, real_path
 
 _REAL_ESRGAN = 'https://github.com/xinntao/Real-ESRGAN/releases/download'
 #: Where each known weight file comes from (by file name): the table the error messages use.
@@ -28,9 +28,16 @@ WEIGHT_SOURCES = {
     'DemoMSE_x4plus.pth': '`make weights` (scripts/make_demo_mse_model.py compose)',
     VGG19_FILENAME: VGG19_URL,
 }
+#: The DeSRA release's weights of the paper's models, by role (its README's links).
+DESRA_MODEL_SOURCES = {
+    'mse': f'DeSRA release, MSE and GAN models: {DESRA_RELEASE_URL}',
+    'gan': f'DeSRA release, MSE and GAN models: {DESRA_RELEASE_URL}',
+    'finetuned': 'DeSRA release, GAN-DeSRA models: '
+                 'https://drive.google.com/drive/folders/14cLRrE4GjbgxIlVz6RoeRr0-2-NiTHrf',
+}
 #: Where the weights of other models come from.
-OTHER_WEIGHTS = (f'see experiments/pretrained_models/README.md; the DeSRA release (MSE / GAN models of the paper, '
-                 f'GAN-DeSRA models): {DESRA_RELEASE_URL}')
+OTHER_WEIGHTS = (f'see experiments/pretrained_models/README.md; {DESRA_MODEL_SOURCES["gan"]}; '
+                 f'{DESRA_MODEL_SOURCES["finetuned"]}')
 #: Where each kind of input folder comes from, by option key.
 FOLDER_SOURCES = {
     'dataroot_mask': 'the masks/ folder of a detect run (desra/detect.py)',
@@ -89,7 +96,8 @@ def _dataset_problems(opt, command):
             if key.startswith('dataroot_') and value and not os.path.isdir(os.path.expanduser(value)):
                 source = (f'made by desra/build_dataset.py (its {key[len("dataroot_"):]}/ folder)' if phase == 'train'
                           else FOLDER_SOURCES.get(key, 'a folder of images'))
-                problems.append(f'datasets:{phase}:{key}: {value}: no such folder ({source})')
+                why = not_found(os.path.expanduser(value), 'folder')
+                problems.append(f'datasets:{phase}:{key}: {value}: {why} ({source})')
         meta_info = dataset.get('meta_info_file')
         if meta_info and not os.path.isfile(os.path.expanduser(meta_info)):
             problems.append(f'datasets:{phase}:meta_info_file: {meta_info}: no such file (written by '
@@ -112,7 +120,8 @@ def _network_problems(opt, roles, required):
             except (FileNotFoundError, ValueError) as error:
                 problems.append(f'path:{key}: {error}')
         elif not os.path.isfile(os.path.expanduser(path)):
-            problems.append(f'path:{key}: {path}: no such file (get it: {weight_source(path)})')
+            why = not_found(os.path.expanduser(path))
+            problems.append(f'path:{key}: {path}: {why} (get it: {weight_source(path)})')
     return problems
 
 
