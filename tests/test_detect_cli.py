@@ -259,3 +259,19 @@ def test_torchrun_shares_the_images_between_processes(tmp_path):
     assert set(read_summary(run_root)) == set(names)  # rank 0 summarised both ranks' images
     for name in names:
         assert os.path.isfile(os.path.join(run_root, 'masks', f'{name}.png'))
+
+
+def test_sr_folders_with_lr_images_of_other_names_warn_and_go_on(tmp_path):
+    """SR results on disk named as infer's default suffix leaves them (``<stem>_out``) do not pair with their LR
+    images: the run goes on and the log names them, instead of silently leaving the LR pictures out."""
+    for role in ('mse', 'gan'):
+        write_random_images(str(tmp_path / role), ('a', 'b'), shape=(32, 32, 3), seed={'mse': 0, 'gan': 1}[role])
+    write_random_images(str(tmp_path / 'lr'), ('a', 'b_out'), shape=(8, 8, 3))
+    opt_path = write_options(tmp_path / 'detect.yml', tmp_path / 'results', {
+        'dataroot_mse': str(tmp_path / 'mse'), 'dataroot_gan': str(tmp_path / 'gan'),
+        'dataroot_lq': str(tmp_path / 'lr')}, scale=4)
+    result = detect(opt_path)
+    assert result.returncode == 0, result.stderr
+    assert (f'1 of 2 images have no LR image of the same name in {tmp_path / "lr"} (dataroot_lq); they are '
+            'detected and reported without it:\n  - b') in result.stderr
+    assert set(read_summary(str(tmp_path / 'results' / 'run'))) == {'a', 'b'}

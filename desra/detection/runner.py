@@ -39,6 +39,7 @@ from desra.report import (CURVE_THRESHOLDS, DEFAULT_ROWS_PER_PAGE, PartView, Rep
                           below_threshold_curve, class_figures, class_table, colorize_labels, colour_bar_svg,
                           measure_parts, outline_mask, pooled_curve, save_rgb, summary_table, threshold_plot_svg,
                           total_class_figures, write_report)
+from desra.utils.image_names import capped_lines
 from desra.utils.img_io import decoded_rgb255, load_rgb255, write_image, write_text
 from desra.utils.made_with import describe_changes, file_identity, json_form
 from desra.utils.options import resolve_device
@@ -295,6 +296,12 @@ class StageOneRun:
         self.logger.info(f'{len(self.items)} images, SR results '
                          + (f'made from the LR images by network_{", network_".join(roles)}' if lq_mode
                             else 'read from dataroot_mse / dataroot_gan'))
+        lq_root = opt['datasets'][phase].get('dataroot_lq')
+        unpaired = [item.name for item in self.items if lq_root and item.lq_path is None]
+        if unpaired:  # e.g. SR results named <stem>_out by infer's default suffix
+            self.logger.warning(f'{len(unpaired)} of {len(self.items)} images have no LR image of the same name in '
+                                f'{lq_root} (dataroot_lq); they are detected and reported without it:\n'
+                                + capped_lines(unpaired))
         device = resolve_device(opt)
         self.sr_cache = SRCache(opt, roles, device) if lq_mode else None
         if self.sr_cache is not None:
