@@ -10,8 +10,9 @@ Real-ESRGAN's ``inference_realesrgan.py`` flags; the architecture and scale are 
 
 Either way unreadable files are reported and skipped (too large, truncated, out of memory...); the exit status is
 then 1 (2 for bad options or an empty input folder, see :mod:`desra.utils.cli`); a rerun skips finished images
-(and redoes those that other weights or settings made: ``.made_with.json`` in the output folder), removes the
-temporary files a killed run left, and no output may overwrite an input.
+(and redoes those that other weights or settings made: ``.made_with.jsonl`` in the output folder, see
+:class:`desra.inference.folder.OutputRecords`), removes the temporary files a killed run left, and no output may
+overwrite an input.
 """
 import argparse
 import os
@@ -114,6 +115,8 @@ def main(args=None):
     if '-opt' not in args:
         return run_with_flags(args)
     opt, _ = parse_command_options(__doc__.splitlines()[0], 'infer', args=args)
+    if opt['dist']:  # every process would write every output of the one folder
+        raise ValueError('desra/infer.py runs in one process: start it without torchrun and --launcher')
     remove_stale_temp_files(opt['path']['run_root'])
     upsampler = build_upsampler(opt, 'g', resolve_device(opt))
     alpha_upsampler = opt.get('alpha_upsampler', 'model')

@@ -45,21 +45,37 @@ from desra.utils.img_io import load_rgb255, write_text  # noqa: E402
 
 FINETUNE_OPT = 'options/demo/finetune.yml'
 ORIGINAL_GAN = 'experiments/pretrained_models/RealESRGAN_x4plus.pth'
-#: Real-ESRGAN's generator learning rate, which every variant but the learning-rate ones keeps (the demo's own is 1e-5).
-LR_REAL_ESRGAN = 'train:optim_g:lr=1e-4'
+
+
+def recipe(target, lr='1e-4', *overrides):
+    """The ``--force_yml`` overrides of one variant: its ``train:target_outside``, its generator learning rate
+    (default Real-ESRGAN's 1e-4; the demo's own is 8.5e-6) and any others."""
+    return [f'train:target_outside={target}', f'train:optim_g:lr={lr}', *overrides]
+
+
+def consistent(lr='1e-4', *overrides):
+    return recipe('frozen_generator', lr, *overrides)
+
+
 #: The variants: ``--force_yml`` overrides of :data:`FINETUNE_OPT` (``paper`` = the paper's pseudo-GT target).
 VARIANTS = {
-    'paper': ['train:target_outside=pseudo_gt', LR_REAL_ESRGAN],
-    'consistent': ['train:target_outside=frozen_generator', LR_REAL_ESRGAN],
-    'consistent_fixed_trunk': ['train:target_outside=frozen_generator', LR_REAL_ESRGAN,
-                               r"train:fixed_params=['conv_first','body\.([0-9]|1[0-5])\.']"],
-    'consistent_lr5e-5': ['train:target_outside=frozen_generator', 'train:optim_g:lr=5e-5'],
-    'consistent_lr1e-5': ['train:target_outside=frozen_generator', 'train:optim_g:lr=1e-5'],
-    'paper_lr1e-5': ['train:target_outside=pseudo_gt', 'train:optim_g:lr=1e-5'],
-    'consistent_gan_inside_only': ['train:target_outside=frozen_generator', 'train:gan_mask_weight=0', LR_REAL_ESRGAN],
-    'consistent_no_gan': ['train:target_outside=frozen_generator', 'train:gan_opt:loss_weight=0', LR_REAL_ESRGAN],
-    'consistent_ema0': ['train:target_outside=frozen_generator', 'train:ema_decay=0', LR_REAL_ESRGAN],
-    'consistent_crop128': ['train:target_outside=frozen_generator', 'datasets:train:gt_size=128', LR_REAL_ESRGAN],
+    'paper': recipe('pseudo_gt'),
+    'paper_lr1e-5': recipe('pseudo_gt', '1e-5'),
+    'paper_lr8.5e-6': recipe('pseudo_gt', '8.5e-6'),
+    'consistent': consistent(),
+    'consistent_fixed_trunk': consistent('1e-4', r"train:fixed_params=['conv_first','body\.([0-9]|1[0-5])\.']"),
+    'consistent_gan_inside_only': consistent('1e-4', 'train:gan_mask_weight=0'),
+    'consistent_no_gan': consistent('1e-4', 'train:gan_opt:loss_weight=0'),
+    'consistent_ema0': consistent('1e-4', 'train:ema_decay=0'),
+    'consistent_crop128': consistent('1e-4', 'datasets:train:gt_size=128'),
+    **{f'consistent_lr{lr}': consistent(lr) for lr in ('5e-5', '1e-5', '9e-6', '8.5e-6', '7e-6', '5e-6')},
+    'consistent_lr1e-5_crop0.25': consistent('1e-5', 'datasets:train:artifact_crop_prob=0.25'),
+    'consistent_lr1e-5_ema0.95': consistent('1e-5', 'train:ema_decay=0.95'),
+    'consistent_lr1e-5_no_masked_l1': consistent('1e-5', 'train:masked_pixel_opt:loss_weight=0'),
+    'consistent_lr1e-5_batch4': consistent('1e-5', 'datasets:train:batch_size_per_gpu=4'),
+    'consistent_lr1e-5_crop96': consistent('1e-5', 'datasets:train:gt_size=96'),
+    'consistent_lr7e-6_iter45': consistent('7e-6', 'train:total_iter=45', 'train:scheduler:milestones=[45]',
+                                           'logger:save_checkpoint_freq=45'),
 }
 #: The demo's goals (issue 9).
 GOALS = {'removal': 0.8, 'addition': 0.1, 'niqe_rise': 0.5, 'retention': 0.8}
@@ -86,10 +102,12 @@ def prepare_dataset(log_path):
 
 
 def link_reference_results(run_root, reference_root):
-    """Hard-link the original GAN's and the MSE model's held-out results of an earlier run into ``run_root``."""
+    """Hard-link the original GAN's and the MSE model's held-out results of an earlier run into ``run_root``, with
+    the record of what made them (``.made_with.json``), without which the test command would make them again."""
     for role in ('sr_gan', 'sr_mse'):
         os.makedirs(os.path.join(run_root, role), exist_ok=True)
-        for path in glob.glob(os.path.join(reference_root, role, '*.png')):
+        for path in glob.glob(os.path.join(reference_root, role, '*.png')) + \
+                glob.glob(os.path.join(reference_root, role, '.made_with.json')):
             target = os.path.join(run_root, role, os.path.basename(path))
             if not os.path.exists(target):
                 os.link(path, target)

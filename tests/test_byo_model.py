@@ -292,29 +292,43 @@ def test_infer_flags_name_resize_and_never_overwrite(tmp_path):
 
 
 def test_infer_redoes_outputs_that_other_settings_or_weights_made(tmp_path, capsys):
-    """A rerun into the same -o keeps its own finished outputs, but redoes those that another -s or checkpoint made
-    (and says why); outputs of another --suffix and other files in -o are left alone."""
+    """A rerun into the same -o keeps its own finished outputs, but redoes each output that another -s or checkpoint
+    made (and says why), judged per output; a file it has no record of making is kept and counted; outputs of another
+    --suffix and other files in -o are left alone."""
     path, _ = write_checkpoint(tmp_path, 'compact')
     write_random_images(str(tmp_path / 'lr'), ('a', 'b'), shape=(10, 14, 3))
     out = tmp_path / 'out'
     out.mkdir()
     (out / 'notes.txt').write_text('mine')
-    flags = ['-i', str(tmp_path / 'lr'), '-o', str(out), '--model_path', path]
-    assert infer.main(flags) == 0
-    assert infer.main(flags + ['--suffix', 'other']) == 0
-    capsys.readouterr()
-    assert infer.main(flags) == 0
-    assert capsys.readouterr().out.startswith('0 written, 2 already done, 0 failed\n')
-    assert infer.main(flags + ['-s', '2']) == 0
-    assert capsys.readouterr().out.startswith('2 written, 0 already done, 0 failed (earlier outputs made otherwise '
-                                              'were redone: outscale: null -> 2.0)')
+    write_image(str(out / 'b_out.png'), np.zeros((3, 3, 3), np.uint8))  # the user's own file, named as an output
+
+    def run(*extra):
+        assert infer.main(['-o', str(out), '--model_path', path, *extra]) == 0
+        return capsys.readouterr().out.splitlines()[0]
+    folder = ['-i', str(tmp_path / 'lr')]
+    assert run(*folder) == ('1 written, 0 already done, 0 failed; 1 existing outputs kept that this command has no '
+                            'record of making (--overwrite / overwrite: true redoes them)')
+    assert read_image(str(out / 'b_out.png')).shape == (3, 3, 3) and (out / 'notes.txt').read_text() == 'mine'
+    assert run(*folder, '--overwrite').startswith('2 written, 0 already done')
+    assert run(*folder, '--suffix', 'other').startswith('2 written')
+    assert run(*folder) == '0 written, 2 already done, 0 failed'
+    # one image at a time, as Real-ESRGAN users do: each output is judged by what made it
+    assert run('-i', str(tmp_path / 'lr' / 'b.png'), '-s', '2') == (
+        '1 written, 0 already done, 0 failed (earlier outputs made otherwise were redone: outscale: null -> 2.0)')
+    assert run('-i', str(tmp_path / 'lr' / 'a.png'), '-s', '2').startswith('1 written, 0 already done')
     assert read_image(str(out / 'a_out.png')).shape == (20, 28, 3)
-    assert read_image(str(out / 'a_other.png')).shape == (40, 56, 3) and (out / 'notes.txt').read_text() == 'mine'
+    assert read_image(str(out / 'a_other.png')).shape == (40, 56, 3)
     # other weights under the same file name
     before = read_image(str(out / 'b_out.png'))
     other, _ = write_checkpoint(tmp_path, 'compact', seed=1)
     os.replace(other, path)
-    assert infer.main(flags + ['-s', '2']) == 0
-    assert capsys.readouterr().out.startswith('2 written, 0 already done, 0 failed (earlier outputs made otherwise '
+    assert run(*folder, '-s', '2').startswith('2 written, 0 already done, 0 failed (earlier outputs made otherwise '
                                               'were redone: weights: ')
     assert not np.array_equal(read_image(str(out / 'b_out.png')), before)
+    # a record cut short by a kill is passed over; a JPEG input never takes the PNG of the same stem as its output
+    with open(out / '.made_with.jsonl', 'a') as f:
+        f.write('{"input": "a.pn')
+    cv2.imwrite(str(tmp_path / 'lr' / 'a.jpg'), np.full((10, 14, 3), 128, np.uint8))
+    assert run(*folder, '-s', '2') == '1 written, 2 already done, 0 failed'
+    assert read_image(str(out / 'a_out.jpg')).shape == (20, 28, 3)
+    assert run(*folder, '-s', '2') == '0 written, 3 already done, 0 failed'

@@ -154,7 +154,7 @@ def test_infer_finishes_the_other_images_despite_a_huge_file(tmp_path, tiny_rrdb
         'dataroot_lq': str(tmp_path / 'lr')}}, 'path': {'pretrain_network_g': str(tiny_rrdb_checkpoint)}})
     assert infer.main(args) == 1
     assert '2 written, 0 already done, 1 failed' in capsys.readouterr().out
-    assert sorted(os.listdir(tmp_path / 'results' / 'inf')) == ['.made_with.json', 'a.png', 'c.png']
+    assert sorted(os.listdir(tmp_path / 'results' / 'inf')) == ['.made_with.jsonl', 'a.png', 'c.png']
 
 
 def detection_run_for_build(root, names, lr_shape=(8, 10)):

@@ -152,7 +152,8 @@ def detect_network(path, param_key='auto'):
     except UnsupportedModelError:
         raise ValueError(f'{path}: spandrel does not recognise the architecture of this checkpoint; describe it with '
                          'a basicsr network mapping (type: RRDBNet, ...) instead of type: auto') from None
-    except Exception as error:  # recognised, but its tensors do not fit the architecture spandrel inferred
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
+        # recognised, but its tensors do not fit the architecture spandrel inferred (a size mismatch, a missing key)
         lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
         reason = ' '.join(lines[:2])[:240]  # e.g. "Error(s) in loading state_dict for RRDBNet: size mismatch ..."
         raise ValueError(f'{path}: spandrel recognised the architecture but could not build it from these weights '

@@ -1,5 +1,6 @@
 """Super-resolve a folder of images: outputs named as the inputs (or ``<stem>_<suffix>``), written atomically,
 finished ones skipped unless other settings or weights made them."""
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -9,12 +10,13 @@ import numpy as np
 from tqdm import tqdm
 
 from desra.utils.image_names import PER_IMAGE_ERRORS, capped_lines, failure_of
-from desra.utils.img_io import (DecodedImage, decode_image, encode_image, list_images, read_image, write_image,
-                                write_text)
-from desra.utils.made_with import describe_changes
+from desra.utils.img_io import DecodedImage, decode_image, encode_image, list_images, read_image, write_image
+from desra.utils.made_with import describe_changes, json_form
 
 #: Formats that cannot hold an alpha channel; RGBA inputs in them are written as PNG instead.
 NO_ALPHA_EXTENSIONS = ('.jpg', '.jpeg', '.bmp', '.ppm', '.pgm')
+#: Of those, the formats an RGBA input can come in (32-bit BMP): their output may be the PNG twin.
+ALPHA_TO_PNG_EXTENSIONS = ('.bmp',)
 
 
 @dataclass
@@ -23,14 +25,18 @@ class FolderRunReport:
     written: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
     failed: dict = field(default_factory=dict)  # relative path -> error message
-    redone: list = field(default_factory=list)  # why earlier outputs were deleted and made again (their changes)
+    redone: list = field(default_factory=list)  # why outputs other settings made were made again (their changes)
+    kept_unrecorded: list = field(default_factory=list)  # outputs this command did not make: kept, not redone
 
     def summary(self):
-        """One line (and why earlier outputs were redone), then one line per failure (the first
+        """One line (why earlier outputs were redone, and which were kept), then one line per failure (the first
         :data:`~desra.utils.image_names.MAX_LISTED_FAILURES`, then a count)."""
         line = f'{len(self.written)} written, {len(self.skipped)} already done, {len(self.failed)} failed'
         if self.redone:
             line += f' (earlier outputs made otherwise were redone: {"; ".join(self.redone)})'
+        if self.kept_unrecorded:
+            line += (f'; {len(self.kept_unrecorded)} existing outputs kept that this command has no record of making '
+                     '(--overwrite / overwrite: true redoes them)')
         return '\n'.join([line, capped_lines(list(self.failed.values()), indent='  FAILED ')]).rstrip()
 
 
@@ -43,50 +49,80 @@ def output_name(path, has_alpha, suffix=''):
 
 
 def find_output(output_root, rel_path, suffix=''):
-    """The existing output for input ``rel_path`` (see :func:`output_name`, with or without alpha), or None."""
-    for candidate in (output_name(rel_path, False, suffix), output_name(rel_path, True, suffix)):
+    """The existing output for input ``rel_path`` (see :func:`output_name`), or None. The PNG twin counts only for
+    an input format that can hold alpha but whose output cannot (BMP): for a JPEG the PNG of that name is another
+    input's output."""
+    candidates = [output_name(rel_path, False, suffix)]
+    if os.path.splitext(rel_path)[1].lower() in ALPHA_TO_PNG_EXTENSIONS:
+        candidates.append(output_name(rel_path, True, suffix))
+    for candidate in candidates:
         path = os.path.join(output_root, candidate)
         if os.path.isfile(path):
             return path
     return None
 
 
-def made_with_stamp(output_root, suffix=''):
-    """The file recording what made the outputs named with ``suffix`` in ``output_root`` (one per suffix, so that
-    runs with different suffixes can share a folder)."""
-    return os.path.join(output_root, f'.made_with_{suffix}.json' if suffix else '.made_with.json')
+class OutputRecords:
+    """What made each output of a folder: an append-only log, ``<output_root>/.made_with.jsonl``.
 
-
-def discard_outputs_made_otherwise(output_root, rel_paths, made_with, suffix=''):
-    """Delete the outputs of ``rel_paths`` that other settings made, and record ``made_with`` as what makes them now.
-
-    The record (:func:`made_with_stamp`) is written before any output, and outputs are only ever written under the
-    current record, so after an interrupted run every existing output is one the record describes. Only this run's
-    own output names are deleted: nothing else in ``output_root`` is touched.
+    Before an output is written, a line ``{"input": rel_path, "suffix": suffix, "key": k}`` is appended, where ``k``
+    names the settings (``{"key": k, "made_with": {...}}``, logged once per settings). The last line of an output
+    wins; a line cut short by a kill is passed over. Because the line comes first and the image is written
+    atomically, every output in the folder that has a line was made with that line's settings, whatever was
+    interrupted; an output without a line was not made by this command (the user's file, or an older DeSRA).
+    Appending a line is O(1), so a folder of 10,000 images costs no rewrites of a growing file.
 
     Args:
         output_root (str): The output folder.
-        rel_paths (list[str]): The inputs' relative paths.
-        made_with (dict): What shapes the outputs (JSON-like; e.g. :func:`~desra.utils.made_with.network_made_with`).
-        suffix (str): The output names' suffix (:func:`output_name`).
-
-    Returns:
-        list[str]: Why outputs were deleted (the changed settings, or that none were recorded); empty when none were.
+        made_with (dict): What shapes the outputs now (JSON-like, e.g.
+            :func:`~desra.utils.made_with.network_made_with` plus the resize and alpha settings).
     """
-    stamp = made_with_stamp(output_root, suffix)
-    earlier = None
-    if os.path.isfile(stamp):
-        with open(stamp, encoding='utf-8') as f:
-            earlier = json.load(f)
-    if earlier == made_with:
-        return []
-    stale = [path for path in (find_output(output_root, rel_path, suffix) for rel_path in rel_paths) if path]
-    for path in stale:
-        os.remove(path)
-    write_text(stamp, json.dumps(made_with, indent=1))
-    if not stale:
-        return []
-    return describe_changes(earlier, made_with) if earlier else [f'{len(stale)} outputs without a record']
+
+    FILE_NAME = '.made_with.jsonl'
+
+    def __init__(self, output_root, made_with):
+        self.path = os.path.join(output_root, self.FILE_NAME)
+        self.made_with = json_form(made_with)
+        self.key = hashlib.sha256(json.dumps(self.made_with, sort_keys=True).encode()).hexdigest()[:16]
+        self.settings, self.outputs = {}, {}
+        try:
+            with open(self.path, encoding='utf-8') as f:
+                text = f.read()
+        except FileNotFoundError:
+            text = ''
+        self.ends_cut = bool(text) and not text.endswith('\n')  # the next line must not join a cut one
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line a kill cut short
+            if isinstance(entry, dict) and 'made_with' in entry:
+                self.settings[entry.get('key')] = entry['made_with']
+            elif isinstance(entry, dict) and 'input' in entry:
+                self.outputs[(entry['input'], entry.get('suffix', ''))] = entry.get('key')
+
+    def made_otherwise(self, rel_path, suffix=''):
+        """None when the current settings made the output of input ``rel_path``; else why not: the changed settings
+        (:func:`~desra.utils.made_with.describe_changes`), or ``''`` when nothing recorded it."""
+        key = self.outputs.get((rel_path, suffix))
+        if key is None:
+            return ''
+        if key == self.key:
+            return None
+        return '; '.join(describe_changes(self.settings.get(key), self.made_with)) or 'other settings'
+
+    def will_write(self, rel_path, suffix=''):
+        """Record that the current settings make the output of ``rel_path`` (call before writing it)."""
+        lines = [''] if self.ends_cut else []
+        if self.key not in self.settings:
+            lines.append(json.dumps({'key': self.key, 'made_with': self.made_with}))
+            self.settings[self.key] = self.made_with
+        lines.append(json.dumps({'input': rel_path, 'suffix': suffix, 'key': self.key}))
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        with open(self.path, 'a', encoding='utf-8') as f:
+            f.write('\n'.join(lines) + '\n')
+        self.ends_cut = False
+        self.outputs[(rel_path, suffix)] = self.key
 
 
 def resize_to_outscale(sr, lr_shape, outscale):
@@ -163,8 +199,9 @@ def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite
         show_progress (bool): Show a tqdm bar.
         suffix (str): Appended to the output names (:func:`output_name`).
         outscale (float | None): Final scale (:func:`resize_to_outscale`).
-        made_with (dict | None): What shapes the outputs; existing outputs that something else made are redone
-            (:func:`discard_outputs_made_otherwise`). None: every existing output is kept.
+        made_with (dict | None): What shapes the outputs (:class:`OutputRecords`): an existing output that other
+            settings made is redone; one with no record (not made by this command) is kept and counted. None: every
+            existing output is kept.
 
     Returns:
         FolderRunReport
@@ -177,16 +214,22 @@ def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite
         if not rel_paths:
             raise ValueError(f'{input_root}: no images found (datasets: test: dataroot_lq)')
     report = FolderRunReport()
-    if made_with is not None:
-        os.makedirs(output_root, exist_ok=True)
-        report.redone = discard_outputs_made_otherwise(output_root, rel_paths, made_with, suffix)
+    records = None if made_with is None else OutputRecords(output_root, made_with)
     for rel_path in tqdm(rel_paths, desc=f'SR {os.path.basename(os.path.normpath(output_root))}', unit='img',
                          disable=not show_progress):
-        if not overwrite and find_output(output_root, rel_path, suffix):
-            report.skipped.append(rel_path)
-            continue
+        existing = find_output(output_root, rel_path, suffix)
+        if existing:
+            why = None if records is None or overwrite else records.made_otherwise(rel_path, suffix)
+            if not overwrite and why in (None, ''):
+                (report.skipped if why is None else report.kept_unrecorded).append(rel_path)
+                continue
+            if why and why not in report.redone:
+                report.redone.append(why)
+            os.remove(existing)  # before the new record: a kill now leaves no output rather than a stale one
         input_path = os.path.join(input_root, rel_path)
         try:
+            if records is not None:
+                records.will_write(rel_path, suffix)
             upscale_file(upsampler, input_path, os.path.join(output_root, output_name(rel_path, False, suffix)),
                          alpha_upsampler, outscale)
         except PER_IMAGE_ERRORS as error:

@@ -8,6 +8,7 @@ from desra.archs.auto_arch import AUTO_TYPE, check_scale
 from desra.inference.tiled_upsampler import TiledUpsampler
 from desra.utils.checkpoint import load_network_weights
 from desra.utils.hub import resolve_weights
+from desra.utils.paths import not_found
 
 
 def build_sr_network(network_opt, weights_path=None, param_key='auto', device='cpu'):
@@ -65,7 +66,7 @@ def build_upsampler(opt, name, device, tile_opt=None):
         raise KeyError(f'option "path:{path_key}" (the {name} network weights) is missing')
     weights_path = resolve_weights(weights_path)
     if not os.path.isfile(weights_path):
-        raise FileNotFoundError(f'{weights_path}: no such file (path:{path_key}); see '
+        raise FileNotFoundError(f'{weights_path}: {not_found(weights_path)} (path:{path_key}); see '
                                 'experiments/pretrained_models/README.md for where to get the weights')
     net = build_sr_network(opt[network_key], weights_path, opt['path'].get(f'param_key_{name}', 'auto'), device)
     check_scale(net, opt.get('scale'), name)

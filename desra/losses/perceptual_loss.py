@@ -21,6 +21,7 @@ from basicsr.losses.basic_loss import PerceptualLoss
 from basicsr.utils.registry import LOSS_REGISTRY
 
 from desra.losses.masked_loss import weighted_mean
+from desra.utils.paths import not_found
 
 #: File name of torchvision's ImageNet VGG19 (``VGG19_Weights.IMAGENET1K_V1``), the one Real-ESRGAN trains with.
 VGG19_FILENAME = 'vgg19-dcbb9e9d.pth'
@@ -47,7 +48,7 @@ def find_vgg19_weights(path=None):
     if path is not None:
         path = os.path.expanduser(path)
         if not os.path.isfile(path):
-            raise FileNotFoundError(f'perceptual_opt:vgg19_path: {path}: no such file. It must be torchvision\'s '
+            raise FileNotFoundError(f'perceptual_opt:vgg19_path: {path}: {not_found(path)}. It must be torchvision\'s '
                                     f'ImageNet VGG19 weights ({VGG19_FILENAME}, from {VGG19_URL}).')
         return path
     candidates = vgg19_search_paths()

@@ -22,7 +22,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from desra.inference import build_upsampler, upscale_decoded
 from desra.utils.image_names import PER_IMAGE_ERRORS, capped_lines, failure_of
 from desra.utils.img_io import decode_image, read_image, remove_stale_temp_files, write_text
-from desra.utils.made_with import describe_changes, network_made_with
+from desra.utils.made_with import describe_changes, network_made_with, read_json_record
 from desra.utils.paths import input_folders, overlap
 from desra.utils.pipeline import BackgroundWriter, Prefetcher, pipeline_options
 from desra.utils.progress import progress_bar
@@ -123,10 +123,7 @@ class SRCache:
                 folder = os.path.join(run_root, f'sr_{role}')
                 stamp = os.path.join(folder, '.made_with.json')
                 current = self.made_with(role)
-                earlier = None
-                if os.path.isfile(stamp):
-                    with open(stamp, encoding='utf-8') as f:
-                        earlier = json.load(f)
+                earlier = read_json_record(stamp)
                 if earlier != current and os.path.isdir(folder) and os.listdir(folder):
                     changes = '; '.join(describe_changes(earlier, current)) if earlier else 'not recorded'
                     logger.warning(f'{folder} holds results of other network_{role} options or weights ({changes}): '

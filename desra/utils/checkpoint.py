@@ -69,7 +69,7 @@ def load_checkpoint_file(path):
         size = os.path.getsize(path)
         raise CorruptCheckpointError(f'{path}: not a complete checkpoint, the file is empty, truncated or corrupt '
                                      f'({size} bytes; {reason})') from None
-    except Exception as error:  # the unpickler's KeyError, IndexError... on a file that is no checkpoint at all
+    except (KeyError, IndexError, TypeError, AttributeError) as error:  # the unpickler, on bytes that are no pickle
         raise CorruptCheckpointError(f'{path}: not a PyTorch (.pth) or safetensors checkpoint '
                                      f'({os.path.getsize(path)} bytes; {type(error).__name__})') from None
 

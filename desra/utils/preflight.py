@@ -100,7 +100,8 @@ def _dataset_problems(opt, command):
                 problems.append(f'datasets:{phase}:{key}: {value}: {why} ({source})')
         meta_info = dataset.get('meta_info_file')
         if meta_info and not os.path.isfile(os.path.expanduser(meta_info)):
-            problems.append(f'datasets:{phase}:meta_info_file: {meta_info}: no such file (written by '
+            problems.append(f'datasets:{phase}:meta_info_file: {meta_info}: {not_found(os.path.expanduser(meta_info))} '
+                            '(written by '
                             'desra/build_dataset.py as meta_info.txt, or a list of image names)')
     return problems
 
@@ -167,7 +168,8 @@ def _training_problems(opt, resuming):
     paths = opt.get('path') or {}
     problems = _wandb_problems(opt.get('logger'))
     if paths.get('resume_state') and not os.path.isfile(os.path.expanduser(paths['resume_state'])):
-        problems.append(f'path:resume_state: {paths["resume_state"]}: no such file')
+        problems.append(f'path:resume_state: {paths["resume_state"]}: '
+                        f'{not_found(os.path.expanduser(paths["resume_state"]))}')
     if not resuming:  # a training state holds net_g and net_d
         problems += _network_problems(opt, [role for role in ('g', 'd') if paths.get(f'pretrain_network_{role}')],
                                       required=False)
