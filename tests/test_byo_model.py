@@ -332,3 +332,11 @@ def test_infer_redoes_outputs_that_other_settings_or_weights_made(tmp_path, caps
     assert run(*folder, '-s', '2') == '1 written, 2 already done, 0 failed'
     assert read_image(str(out / 'a_out.jpg')).shape == (20, 28, 3)
     assert run(*folder, '-s', '2') == '0 written, 3 already done, 0 failed'
+    # the record is never written through a link (it could point at any file of the user's)
+    target = tmp_path / 'elsewhere.txt'
+    target.write_text('keep\n')
+    os.remove(out / '.made_with.jsonl')
+    os.symlink(target, out / '.made_with.jsonl')
+    with pytest.raises(ValueError, match=r'\.made_with\.jsonl: a link or a folder .* it must be a plain file'):
+        infer.main(['-o', str(out), '--model_path', path, *folder])
+    assert target.read_text() == 'keep\n'

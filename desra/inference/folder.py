@@ -76,12 +76,18 @@ class OutputRecords:
         output_root (str): The output folder.
         made_with (dict): What shapes the outputs now (JSON-like, e.g.
             :func:`~desra.utils.made_with.network_made_with` plus the resize and alpha settings).
+
+    Raises:
+        ValueError: The record is a link or a folder (it is never written through a link).
     """
 
     FILE_NAME = '.made_with.jsonl'
 
     def __init__(self, output_root, made_with):
         self.path = os.path.join(output_root, self.FILE_NAME)
+        if os.path.islink(self.path) or os.path.isdir(self.path):
+            raise ValueError(f'{self.path}: a link or a folder where infer keeps its record of the outputs; it must '
+                             'be a plain file: remove it')
         self.made_with = json_form(made_with)
         self.key = hashlib.sha256(json.dumps(self.made_with, sort_keys=True).encode()).hexdigest()[:16]
         self.settings, self.outputs = {}, {}
@@ -119,7 +125,12 @@ class OutputRecords:
             self.settings[self.key] = self.made_with
         lines.append(json.dumps({'input': rel_path, 'suffix': suffix, 'key': self.key}))
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        with open(self.path, 'a', encoding='utf-8') as f:
+        try:  # never through a link: the record is this folder's own file
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o644)
+        except OSError as error:
+            raise ValueError(f'{self.path}: cannot record the outputs there ({error.strerror}); it must be a plain '
+                             'file, not a link or a folder: remove it') from None
+        with os.fdopen(fd, 'a', encoding='utf-8') as f:
             f.write('\n'.join(lines) + '\n')
         self.ends_cut = False
         self.outputs[(rel_path, suffix)] = self.key
