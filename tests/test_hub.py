@@ -108,3 +108,16 @@ def test_environment_variables_select_the_cache_and_offline_mode(tmp_path):
     result = run_command(['-c', code], env=env)
     assert result.stdout.strip() == path
     assert 'HF_HUB_OFFLINE=1' in result.stderr and 'hf download owner/sr-model missing.pth' in result.stderr
+
+
+def test_without_a_network_the_cache_answers_at_once(offline_cache, monkeypatch):
+    """HF_HUB_OFFLINE unset but no name service for the hub: the cache is read without the ~25 s of retries, and a
+    miss says there is no network."""
+    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', False)
+    monkeypatch.setattr(huggingface_hub.constants, 'ENDPOINT', 'https://hub.example.invalid')  # never resolves
+    path = cache_file(offline_cache, 'owner/sr-model', 'net.pth', b'x')
+    assert resolve_weights('hf://owner/sr-model/net.pth') == path
+    with pytest.raises(FileNotFoundError, match=r'other.pth: not in the local Hugging Face cache .* and no network '
+                                                r'\(hub.example.invalid cannot be resolved\); fetch it with '
+                                                r'`hf download owner/sr-model other.pth`'):
+        resolve_weights('hf://owner/sr-model/other.pth')

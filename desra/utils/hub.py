@@ -13,6 +13,8 @@ there is an error that gives the command to fetch it (``hf download <repo> <file
 unchanged.
 """
 import os
+import socket
+from urllib.parse import urlparse
 
 #: The scheme of a hub id.
 HUB_PREFIX = 'hf://'
@@ -47,6 +49,15 @@ def download_command(repo_id, filename=None, revision=None):
     return ' '.join(words + (['--revision', revision] if revision else []))
 
 
+def endpoint_resolves(endpoint):
+    """Whether the host of the hub's URL ``endpoint`` has an address (a name lookup: no request is sent)."""
+    host = urlparse(endpoint).hostname
+    try:
+        return bool(host) and bool(socket.getaddrinfo(host, 443))
+    except (OSError, UnicodeError):
+        return False
+
+
 def resolve_weights(path):
     """A local path for ``path``: a hub id is fetched into (or found in) the Hugging Face cache; anything else is
     returned as it is (``os.fspath``).
@@ -66,15 +77,22 @@ def resolve_weights(path):
 
     repo_id, filename, revision = parse_hub_id(path)
     fetch = f'`{download_command(repo_id, filename, revision)}`'
+    # without a network huggingface_hub retries for about 25 s before it looks in the cache: look there at once
+    no_network = not constants.HF_HUB_OFFLINE and not endpoint_resolves(constants.ENDPOINT)
     try:
         if filename is None:
-            return snapshot_download(repo_id, revision=revision)
-        return hf_hub_download(repo_id, filename, revision=revision)
+            return snapshot_download(repo_id, revision=revision, local_files_only=no_network)
+        return hf_hub_download(repo_id, filename, revision=revision, local_files_only=no_network)
     except LocalEntryNotFoundError as error:
         if constants.HF_HUB_OFFLINE:
             raise FileNotFoundError(f'{path}: not in the local Hugging Face cache ({constants.HF_HUB_CACHE}) and '
                                     f'HF_HUB_OFFLINE=1 forbids downloads; fetch it with {fetch} where the network '
                                     'is allowed, or give a local path') from error
+        if no_network:
+            raise FileNotFoundError(f'{path}: not in the local Hugging Face cache ({constants.HF_HUB_CACHE}) and '
+                                    f'no network ({urlparse(constants.ENDPOINT).hostname} cannot be resolved); '
+                                    f'fetch it with {fetch} where the network is allowed, or give a local '
+                                    'path') from error
         raise FileNotFoundError(f'{path}: could not be downloaded nor found in the local Hugging Face cache '
                                 f'({constants.HF_HUB_CACHE}); fetch it with {fetch}, or give a local path') from error
     except (EntryNotFoundError, HfHubHTTPError) as error:
