@@ -125,6 +125,12 @@ def test_artifact_area_per_class():
     assert table.count('<tr>') == 2 + 3 and '>sky</th><td>2</td><td>50.0</td><td>40.0</td><td>1 / 1</td>' in table
     assert 'background:#06e6e6' in table  # sky's ADE20K colour
     assert class_table([total_class_figures([other])], ['x']) == ''  # no class with artifacts: no table
+    # 20 classes with artifacts: the 15 with the most in the table, the other 5 folded below it
+    many = np.arange(20).repeat(21 - np.arange(20))[None, :]  # class i covers 21 - i pixels, all artifact
+    table = class_table([total_class_figures([class_figures(many, np.ones_like(many, bool))])], ['x'])
+    shown, folded = table.split('<details>')
+    assert shown.count('<tr>') == 2 + 15 and '<summary>5 more classes</summary>' in folded
+    assert folded.count('<tr>') == 2 + 5 and '>wall</th><td>21</td>' in shown  # class 0 (wall) has the most
 
 
 FIELDS = (('images', 'images', '{}'), ('area', ('before_pixels', 'after_pixels'), '{} px'),

@@ -251,8 +251,13 @@ def _swatch(index):
     return f'<span class="swatch" style="background:{color}"></span>'
 
 
+#: Rows of the per-class table shown unfolded (classes with the most artifact pixels).
+MAX_CLASS_ROWS = 15
+
+
 def class_table(totals, titles):
-    """Artifact area per segmentation class, classes with artifact pixels only, most first.
+    """Artifact area per segmentation class, classes with artifact pixels only, most first; after
+    :data:`MAX_CLASS_ROWS` rows the rest are folded under a ``<details>`` element.
 
     Args:
         totals (list[list[dict]]): Per column group (e.g. before / after), the per-class sums of
@@ -260,7 +265,8 @@ def class_table(totals, titles):
         titles (list[str]): Title of each column group.
 
     Returns:
-        str: A ``<table class="summary classes-table">`` element ('' when no class holds artifact pixels).
+        str: A ``<table class="summary classes-table">`` element, and the folded rest ('' when no class holds
+        artifact pixels).
     """
     by_index = [{total['index']: total for total in group} for group in totals]
     all_artifact_pixels = [sum(total['artifact_pixels'] for total in group) for group in totals]
@@ -288,7 +294,12 @@ def class_table(totals, titles):
                       f'<td>{format_figure(100 * total["artifact_pixels"] / total["pixels"], "{:.1f}")}</td>'
                       f'<td>{total["images_with_artifacts"]} / {total["images"]}</td>')
         lines.append(f'<tr><th>{_swatch(index)}{html.escape(name)}</th>{cells}</tr>')
-    return '<table class="summary classes-table">' + header + ''.join(lines) + '</table>'
+    table = '<table class="summary classes-table">' + header + ''.join(lines[:MAX_CLASS_ROWS]) + '</table>'
+    if len(lines) > MAX_CLASS_ROWS:  # up to 150 ADE20K classes: the rest folded, as a second table
+        table += (f'<details><summary>{len(lines) - MAX_CLASS_ROWS} more classes</summary>'
+                  '<table class="summary classes-table">' + header + ''.join(lines[MAX_CLASS_ROWS:]) + '</table>'
+                  '</details>')
+    return table
 
 
 def _facts(facts):
