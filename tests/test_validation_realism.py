@@ -13,6 +13,7 @@ from desra.detection import ArtifactDetector
 from desra.inference import TiledUpsampler
 from desra.metrics.realism import niqe_score, score_realism
 from desra.models.artifact_validation import to_rgb255
+from desra.utils.checkpoint import same_weights
 from desra.utils.img_io import decode_image, load_rgb255, read_image
 from tests.conftest import FixedGaussianBlur, make_tiny_rrdbnet
 from tests.test_desra_model import build, val_loader, validation_options, write_validation_images
@@ -166,3 +167,25 @@ def test_validation_realism_thresholds_are_checked(tmp_path):
     opt['val']['realism'] = {'min_retention': -1}
     with pytest.raises(ValueError, match='option val:realism:min_retention must be a number >= 0'):
         build(opt)
+
+
+def test_the_frozen_target_generator_is_the_validations_original_when_it_holds_the_same_weights(tmp_path):
+    """No second copy of the generator: with ``target_outside: frozen_generator`` the validation's original GAN is
+    the frozen target itself; without a frozen target it is a frozen copy of the EMA generator of its own."""
+    write_photo_images(tmp_path)
+    opt = photo_options(tmp_path)
+    opt['train']['target_outside'] = 'frozen_generator'
+    model = build(opt)
+    assert model.artifact_validator.original_upsampler.net is model.net_g_frozen
+    opt['train']['target_outside'] = 'pseudo_gt'
+    model = build(opt)
+    original = model.artifact_validator.original_upsampler.net
+    assert original is not model.net_g_ema and not original.training
+    assert all(not p.requires_grad for p in original.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(original.state_dict().values(), model.net_g_ema.state_dict().values()))
+    # same_weights, which decides it: equal tensors under equal names
+    changed = copy.deepcopy(model.net_g_ema)
+    assert same_weights(changed, model.net_g_ema)
+    with torch.no_grad():
+        next(changed.parameters()).add_(1e-3)
+    assert not same_weights(changed, model.net_g_ema)

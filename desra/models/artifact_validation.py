@@ -30,7 +30,6 @@ Options (``val:``): ``val_freq``, ``save_img``, ``detector`` (the ``detector:`` 
 ``tile`` and ``tile_pad`` (SR in tiles of that many LR pixels; 0 = whole images), ``realism: {niqe_margin,
 min_retention}`` (the verdict's thresholds, as in the test command).
 """
-import copy
 import os
 
 import numpy as np
@@ -67,8 +66,9 @@ class ArtifactAreaValidator:
     Args:
         opt (dict): The training options (``scale``, ``val``, ``datasets``, ``network_mse``, ``path``).
         device (torch.device): Where the networks run.
-        original_net (nn.Module | None): The generator with its original weights; a frozen copy makes the original
-            GAN results at the first validation (rank 0). None: those results come from the disk cache only.
+        original_net (nn.Module | None): A frozen generator with the original weights (used as it is: it must not
+            train), which makes the original GAN results at the first validation. None: those results come from
+            the disk cache only (the other ranks, and a resumed run).
 
     Raises:
         ValueError: A validation dataset has neither ``dataroot_mse`` nor ``network_mse`` to get MSE-SR from, or
@@ -95,9 +95,9 @@ class ArtifactAreaValidator:
         self.mse_indexes = {}  # dataroot_mse -> {name: path}, listed once
         self.realism_opt = realism_options(val_opt.get('realism'), 'val:realism')
         self.original_upsampler = None
-        if original_net is not None and opt.get('rank', 0) == 0:
-            frozen = copy.deepcopy(original_net).eval().requires_grad_(False)
-            self.original_upsampler = TiledUpsampler(frozen, self.scale, self.tile, self.tile_pad, device=device)
+        if original_net is not None:
+            self.original_upsampler = TiledUpsampler(original_net, self.scale, self.tile, self.tile_pad,
+                                                     device=device)
         experiments_root = opt['path'].get('experiments_root')
         self.original_root = os.path.join(experiments_root, 'val_original') if experiments_root else None
         self.originals = {}  # lq_path -> the original GAN result, its mask and the reference NIQEs

@@ -82,7 +82,7 @@ from desra.losses.masked_loss import RegionGANLoss
 from desra.losses.perceptual_loss import RegionPerceptualLoss
 from desra.models.artifact_validation import ArtifactAreaValidator
 from desra.utils.checkpoint import (CHECKPOINT_FORMATS, EMA_OR_PLAIN_PARAM_KEYS, cpu_state_dict, load_network_weights,
-                                    save_network_file)
+                                    same_weights, save_network_file)
 
 #: ``train:amp`` values and the autocast dtype they select.
 AMP_DTYPES = {False: None, None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -128,7 +128,7 @@ class DeSRAModel(SRGANModel):
         check_scale(self.get_bare_model(self.net_g), opt.get('scale'), 'g')
         if self.is_train and opt.get('val') is not None:
             # built now, while the generator holds its original weights (resume_training replaces them)
-            self.artifact_validator = ArtifactAreaValidator(opt, self.device, self.generator_for_inference())
+            self.artifact_validator = ArtifactAreaValidator(opt, self.device, self.frozen_original())
 
     def init_training_settings(self):
         train_opt = self.opt['train']
@@ -158,6 +158,18 @@ class DeSRAModel(SRGANModel):
         self.grad_scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         if hasattr(self, 'net_g_ema'):
             self.net_g_ema.to(memory_format=self.memory_format)
+
+    def frozen_original(self):
+        """A frozen generator with the original weights of :meth:`generator_for_inference`, for the validation's
+        original-GAN results (rank 0 only, else None): the frozen target generator itself when it holds those very
+        weights (``target_outside: frozen_generator``; no second copy), else a new frozen copy."""
+        if self.opt.get('rank', 0) != 0:
+            return None
+        original = self.generator_for_inference()
+        frozen = getattr(self, 'net_g_frozen', None)
+        if frozen is not None and same_weights(frozen, original):
+            return frozen
+        return self.frozen_copy(original)
 
     def frozen_copy(self, net):
         """An eval-mode copy of the bare ``net`` with its current weights that takes no gradients."""

@@ -217,3 +217,10 @@ def save_network_file(state_dicts, path_stem, save_format='pth'):
     with atomic_output(path) as tmp_path:
         save_safetensors(tensors, tmp_path, metadata={'param_key': key})
     return path
+
+
+def same_weights(first, second):
+    """Whether two networks hold equal tensors (parameters and buffers) under the same names."""
+    first_state, second_state = first.state_dict(), second.state_dict()
+    return first_state.keys() == second_state.keys() and all(
+        torch.equal(tensor, second_state[name]) for name, tensor in first_state.items())
