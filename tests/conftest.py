@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import yaml
 
 import desra  # noqa: F401  (basicsr compatibility and registrations)
 from basicsr.archs.rrdbnet_arch import RRDBNet
@@ -64,6 +65,19 @@ def save_tiny_checkpoints(folder, roles, param_key='params'):
 def run_command(args, cwd=REPO_ROOT, **kwargs):
     """Run ``python <args>`` in the repository and return the CompletedProcess (stdout+stderr as text)."""
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, **kwargs)
+
+
+def run_tiny_test_command(tmp_path, dataset):
+    """``desra/test.py`` on ``datasets: test: dataset`` with tiny MSE / GAN / fine-tuned RRDBNets, no segmenter and
+    a detector that finds little; results in ``<tmp_path>/results/eval``. Returns (CompletedProcess, run folder)."""
+    checkpoints = save_tiny_checkpoints(str(tmp_path), ('mse', 'gan', 'finetuned'))
+    opt = {'name': 'eval', 'num_gpu': 0, 'scale': 4, 'datasets': {'test': dataset},
+           'path': {'results_root': str(tmp_path / 'results'),
+                    **{f'pretrain_network_{role}': path for role, path in checkpoints.items()}},
+           'network_mse': TINY_RRDB_OPT, 'network_gan': TINY_RRDB_OPT, 'network_finetuned': TINY_RRDB_OPT,
+           'detector': {'threshold': 0.99, 'min_area': 10, 'segmenter': {'type': 'none'}}}
+    (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
+    return run_command(['desra/test.py', '-opt', str(tmp_path / 'test.yml')]), tmp_path / 'results' / 'eval'
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ import os
 
 import numpy as np
 import pytest
-import yaml
-from conftest import TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
+from conftest import run_tiny_test_command, write_random_images
 from skimage.metrics import structural_similarity
 
 from desra.metrics import finetune_metrics
@@ -93,18 +92,9 @@ def test_test_command_end_to_end(tmp_path):
     lr_root = tmp_path / 'lr'
     write_random_images(str(lr_root), ('kept', 'held/one', 'held/two'))
     (tmp_path / 'splits.yml').write_text('finetune: [kept]\nheldout: [held/one, held/two]\n')
-    checkpoints = save_tiny_checkpoints(str(tmp_path), ('mse', 'gan', 'finetuned'))
-    paths = {'results_root': str(tmp_path / 'results'),
-             **{f'pretrain_network_{role}': path for role, path in checkpoints.items()}}
-    opt = {'name': 'eval', 'num_gpu': 0, 'scale': 4, 'path': paths,
-           'datasets': {'test': {'dataroot_lq': str(lr_root), 'meta_info_file': str(tmp_path / 'splits.yml'),
-                                 'meta_info_key': 'heldout'}},
-           'network_mse': TINY_RRDB_OPT, 'network_gan': TINY_RRDB_OPT, 'network_finetuned': TINY_RRDB_OPT,
-           'detector': {'threshold': 0.99, 'min_area': 10, 'segmenter': {'type': 'none'}}}
-    (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
-    result = run_command(['desra/test.py', '-opt', str(tmp_path / 'test.yml')])
+    result, run_root = run_tiny_test_command(tmp_path, {
+        'dataroot_lq': str(lr_root), 'meta_info_file': str(tmp_path / 'splits.yml'), 'meta_info_key': 'heldout'})
     assert result.returncode == 0, result.stderr
-    run_root = tmp_path / 'results' / 'eval'
     with open(run_root / 'finetune_eval.csv', newline='') as f:
         rows = {row['image']: row for row in csv.DictReader(f)}
     assert set(rows) == {'held/one', 'held/two'}

@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote
 import numpy as np
 import pytest
 import yaml
-from conftest import TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
+from conftest import run_command, run_tiny_test_command, write_random_images
 from test_detect_cli import make_pair
 from test_segmenter import SMALL_SCALE, randomise, tiny_config
 from transformers import SegformerForSemanticSegmentation
@@ -444,16 +444,8 @@ def test_detect_report_loads_in_a_browser(chromium, segmented_detect_run, tmp_pa
 
 def test_test_report_has_the_summary_table_and_difference_maps(tmp_path):
     write_random_images(str(tmp_path / 'lr'), ('one', 'two'))
-    checkpoints = save_tiny_checkpoints(str(tmp_path), ('mse', 'gan', 'finetuned'))
-    opt = {'name': 'eval', 'num_gpu': 0, 'scale': 4, 'datasets': {'test': {'dataroot_lq': str(tmp_path / 'lr')}},
-           'path': {'results_root': str(tmp_path / 'results'),
-                    **{f'pretrain_network_{role}': path for role, path in checkpoints.items()}},
-           'network_mse': TINY_RRDB_OPT, 'network_gan': TINY_RRDB_OPT, 'network_finetuned': TINY_RRDB_OPT,
-           'detector': {'threshold': 0.99, 'min_area': 10, 'segmenter': {'type': 'none'}}}
-    (tmp_path / 'test.yml').write_text(yaml.safe_dump(opt))
-    result = run_command(['desra/test.py', '-opt', str(tmp_path / 'test.yml')])
+    result, run_root = run_tiny_test_command(tmp_path, {'dataroot_lq': str(tmp_path / 'lr')})
     assert result.returncode == 0, result.stderr
-    run_root = tmp_path / 'results' / 'eval'
     with open(run_root / 'finetune_eval.json') as f:
         summary = json.load(f)['summary']
     text = open(run_root / 'index.html', encoding='utf-8').read()

@@ -250,12 +250,19 @@ def test_mmseg_conversion_rejects_other_checkpoints():
         mmseg_to_hf_state_dict({'backbone.conv_first.weight': torch.zeros(1)})
 
 
-def test_hub_id_loads_from_the_local_cache(tmp_path, monkeypatch, image):
-    snapshot = tmp_path / 'hub' / 'models--someone--segformer-tiny' / 'snapshots' / 'abc123'
+def cache_tiny_segformer(hub_cache, monkeypatch):
+    """A random tiny SegFormer as ``someone/segformer-tiny`` (main at ``abc123``) in the Hugging Face cache
+    ``hub_cache``, which huggingface_hub is pointed at; returns its snapshot folder."""
+    snapshot = hub_cache / 'models--someone--segformer-tiny' / 'snapshots' / 'abc123'
     randomise(SegformerForSemanticSegmentation(tiny_config())).save_pretrained(snapshot)
     (snapshot.parents[1] / 'refs').mkdir()
     (snapshot.parents[1] / 'refs' / 'main').write_text('abc123')
-    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_CACHE', str(tmp_path / 'hub'))
+    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_CACHE', str(hub_cache))
+    return snapshot
+
+
+def test_hub_id_loads_from_the_local_cache(tmp_path, monkeypatch, image):
+    snapshot = cache_tiny_segformer(tmp_path / 'hub', monkeypatch)
     segmenter = build_segmenter({'model_path': 'someone/segformer-tiny', 'scale': SMALL_SCALE})
     model = SegformerForSemanticSegmentation.from_pretrained(snapshot, local_files_only=True).eval()
     np.testing.assert_array_equal(segmenter(image), expected_labels(model, image, SMALL_SCALE))
@@ -263,11 +270,7 @@ def test_hub_id_loads_from_the_local_cache(tmp_path, monkeypatch, image):
 
 def test_hf_scheme_repository_loads_offline_from_the_cache(tmp_path, monkeypatch, image):
     """``model_path: hf://owner/repo`` (a whole repository) is the cached snapshot under ``HF_HUB_OFFLINE``."""
-    snapshot = tmp_path / 'hub' / 'models--someone--segformer-tiny' / 'snapshots' / 'abc123'
-    randomise(SegformerForSemanticSegmentation(tiny_config())).save_pretrained(snapshot)
-    (snapshot.parents[1] / 'refs').mkdir()
-    (snapshot.parents[1] / 'refs' / 'main').write_text('abc123')
-    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_CACHE', str(tmp_path / 'hub'))
+    snapshot = cache_tiny_segformer(tmp_path / 'hub', monkeypatch)
     monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', True)
     segmenter = build_segmenter({'model_path': 'hf://someone/segformer-tiny', 'scale': SMALL_SCALE})
     model = SegformerForSemanticSegmentation.from_pretrained(snapshot, local_files_only=True).eval()
