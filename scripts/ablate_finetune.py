@@ -41,7 +41,7 @@ sys.path.insert(0, REPO_ROOT)
 import desra  # noqa: E402,F401  (basicsr compatibility and registrations)
 from desra.metrics.detection_metrics import load_mask  # noqa: E402
 from desra.metrics.realism import VERDICTS, score_realism  # noqa: E402
-from desra.utils.img_io import load_rgb255, write_text  # noqa: E402
+from desra.io.images import load_rgb255, write_text  # noqa: E402
 
 FINETUNE_OPT = 'options/demo/finetune.yml'
 ORIGINAL_GAN = 'experiments/pretrained_models/RealESRGAN_x4plus.pth'

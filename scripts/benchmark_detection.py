@@ -24,12 +24,13 @@ decoder, 150 classes; saved to a temporary folder and loaded as a user's folder 
 can be measured where its weights cannot be had: the labels are meaningless, the time is B5's. ``--size`` changes
 the image size (``WxH``).
 
-``--mode lr-pipeline`` runs the detect command (:class:`desra.detection.runner.DetectRun`) in LR mode on ``--images``
-LR images of a quarter of ``--size``, serially (``pipeline: {prefetch: 0, write_queue: 0}``) and overlapped (a loader
-thread making the SR results ahead, a writer thread writing the outputs; :mod:`desra.utils.pipeline`), alternately
-in fresh folders, and prints the best wall time of each and their ratio. The SR networks are random RRDBNets of
-``--sr-feat`` features and ``--sr-blocks`` blocks (x4), so that the run measures the pipeline, not one network; with
-RealESRGAN_x4plus's size (64, 23) the network dominates on a CPU and the overlap gains less.
+``--mode lr-pipeline`` runs the detect command (:class:`desra.detection.detect_run.DetectRun`) in LR mode on
+``--images`` LR images of a quarter of ``--size``, serially (``pipeline: {prefetch: 0, write_queue: 0}``) and
+overlapped (a loader thread making the SR results ahead, a writer thread writing the outputs;
+:mod:`desra.batch.pipeline`), alternately in fresh folders, and prints the best wall time of each and their ratio.
+The SR networks are random RRDBNets of ``--sr-feat`` features and ``--sr-blocks`` blocks (x4), so that the run
+measures the pipeline, not one network; with RealESRGAN_x4plus's size (64, 23) the network dominates on a CPU and
+the overlap gains less.
 """
 import argparse
 import contextlib
@@ -47,11 +48,11 @@ from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
 import desra  # noqa: F401  (basicsr shim)
 from basicsr.archs.rrdbnet_arch import RRDBNet
+from desra.config.options import parse_command_options
 from desra.detection import ArtifactDetector, clean_mask, contrast_map
-from desra.detection.runner import DetectRun
-from desra.utils.checkpoint import save_checkpoint_file
-from desra.utils.img_io import write_image
-from desra.utils.options import parse_command_options
+from desra.detection.detect_run import DetectRun
+from desra.io.images import write_image
+from desra.weights.checkpoint import save_checkpoint_file
 
 SIZE = (1920, 1080)  # width, height
 THRESHOLD, MIN_AREA = 0.7, 4000

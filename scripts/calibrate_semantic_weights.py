@@ -20,7 +20,7 @@ import desra  # noqa: F401  (basicsr shim)
 from desra.detection import build_segmenter, calibrate_class_intervals
 from desra.detection.segmenter import DEFAULT_SEGFORMER_MODEL
 from desra.detection.semantic import DEFAULT_INTERVAL_FILE, write_class_intervals
-from desra.utils.img_io import list_images, load_rgb255, read_image
+from desra.io.images import list_images, load_rgb255, read_image
 
 
 def read_label_map(path):

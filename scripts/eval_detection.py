@@ -18,9 +18,9 @@ import io
 import sys
 from os import path as osp
 
-from desra.utils.image_names import index_folder
+from desra.io.images import write_text
+from desra.io.names import index_folder
 from desra.metrics import DEFAULT_BORDER, DEFAULT_OVERLAP, format_score, load_mask, score_mask_pair, summarize_scores
-from desra.utils.img_io import write_text
 
 CSV_FIELDS = ('image', 'iou', 'detected_parts', 'true_detected_parts', 'labelled_parts', 'found_labelled_parts')
 

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import skimage.data
 
-from desra.utils.img_io import write_image, write_text
+from desra.io.images import write_image, write_text
 
 SCALE = 4
 SEED = 2023

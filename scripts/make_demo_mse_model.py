@@ -8,16 +8,13 @@ that are not demo images. The frozen part's features are computed once, so train
 A pixel-loss model predicts the conditional mean of the HR patch: it keeps the structure and drops the hallucinated
 high-frequency texture, which is what DeSRA's MSE-SR is for. ``datasets/demo/README.md`` discusses the choice.
 
-Two steps:
+Run once by the developers; its output ``datasets/demo/models/mse_tail_x4plus.pth`` is committed::
 
-* ``train`` (run once by the developers; its output ``datasets/demo/models/mse_tail_x4plus.pth`` is committed)::
+    python scripts/make_demo_mse_model.py
 
-      python scripts/make_demo_mse_model.py train
-
-* ``compose`` (run by ``make demo``): RealESRGAN_x4plus.pth + the committed tail ->
-  ``experiments/pretrained_models/DemoMSE_x4plus.pth`` (``{'params': state_dict}``, basicsr format)::
-
-      python scripts/make_demo_mse_model.py compose
+``desra-weights`` (``make weights``) composes RealESRGAN_x4plus.pth and the committed tail into
+``experiments/pretrained_models/DemoMSE_x4plus.pth`` (``{'params': state_dict}``, basicsr format;
+:func:`desra.weights.compose.compose_checkpoint`).
 """
 import argparse
 import os
@@ -31,13 +28,12 @@ import torch.nn.functional as F
 
 import desra  # noqa: F401,I001  (must precede basicsr: compatibility shim)
 from basicsr.data.degradations import random_mixed_kernels
-from desra.utils.checkpoint import load_network_weights, load_state_dict, save_checkpoint_file
-from desra.utils.ncnn_weights import PACKAGED_MODELS
+from desra.weights.checkpoint import load_network_weights, save_checkpoint_file
+from desra.weights.ncnn import PACKAGED_MODELS
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GAN_WEIGHTS = os.path.join(REPO_ROOT, 'experiments', 'pretrained_models', 'RealESRGAN_x4plus.pth')
 TAIL_WEIGHTS = os.path.join(REPO_ROOT, 'datasets', 'demo', 'models', 'mse_tail_x4plus.pth')
-MSE_WEIGHTS = os.path.join(REPO_ROOT, 'experiments', 'pretrained_models', 'DemoMSE_x4plus.pth')
 HEAD_LAYERS = ('conv_body', 'conv_up1', 'conv_up2', 'conv_hr', 'conv_last')
 NUM_BLOCKS = 23
 SCALE = 4
@@ -155,34 +151,18 @@ def train(args):
     print(f'wrote {TAIL_WEIGHTS}')
 
 
-def compose(args):
-    """RealESRGAN_x4plus with the retrained tail -> MSE_WEIGHTS, a regular basicsr checkpoint (fp32)."""
-    if os.path.isfile(MSE_WEIGHTS) and not args.force:
-        print(f'{MSE_WEIGHTS} exists; skipped (--force to rebuild)')
-        return
-    state = load_gan_rrdbnet().state_dict()
-    tail, _ = load_state_dict(TAIL_WEIGHTS, param_key='params')
-    state.update({k: v.float() for k, v in tail.items()})
-    save_checkpoint_file({'params': state}, MSE_WEIGHTS)
-    print(f'wrote {MSE_WEIGHTS}')
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest='step', required=True)
-    train_parser = sub.add_parser('train', help='retrain the tail (writes the committed tail weights)')
-    train_parser.add_argument('--tail_blocks', type=int, default=2, help='RRDB blocks retrained, from the end')
-    train_parser.add_argument('--iters', type=int, default=700)
-    train_parser.add_argument('--batch', type=int, default=8)
-    train_parser.add_argument('--lr_patch', type=int, default=24, help='LR patch side, pixels')
-    train_parser.add_argument('--lr', type=float, default=2e-4)
-    train_parser.add_argument('--variants', type=int, default=3, help='degraded versions of each photo')
-    train_parser.add_argument('--seed', type=int, default=0)
-    compose_parser = sub.add_parser('compose', help='write the full MSE checkpoint for the demo')
-    compose_parser.add_argument('--force', action='store_true')
+    parser.add_argument('--tail_blocks', type=int, default=2, help='RRDB blocks retrained, from the end')
+    parser.add_argument('--iters', type=int, default=700)
+    parser.add_argument('--batch', type=int, default=8)
+    parser.add_argument('--lr_patch', type=int, default=24, help='LR patch side, pixels')
+    parser.add_argument('--lr', type=float, default=2e-4)
+    parser.add_argument('--variants', type=int, default=3, help='degraded versions of each photo')
+    parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    (train if args.step == 'train' else compose)(args)
+    train(args)
 
 
 if __name__ == '__main__':

@@ -36,14 +36,14 @@ import sys
 from os import path as osp
 
 import desra  # noqa: F401
-from desra.detection import DATASET_LINKS, DEFAULT_DETECTOR_OPT, ArtifactDetector, SegmenterWeightsError
-from desra.detection.baselines import (LDL_VARIANCE_THRESHOLD, SSIM_THRESHOLD, ldl_artifact_mask,
-                                       ssim_artifact_mask)
+from desra.config.preflight import DATASET_LINKS
+from desra.detection import DEFAULT_DETECTOR_OPT, ArtifactDetector, SegmenterWeightsError
+from desra.detection.baselines import LDL_VARIANCE_THRESHOLD, SSIM_THRESHOLD, ldl_artifact_mask, ssim_artifact_mask
 from desra.detection.detector import MORPHOLOGY_KEYS
 from desra.detection.pairs import collect_items
-from desra.utils.image_names import index_folder
+from desra.io.images import load_rgb255
+from desra.io.names import index_folder
 from desra.metrics import DEFAULT_BORDER, DEFAULT_OVERLAP, format_score, load_mask, score_mask_pair, summarize_scores
-from desra.utils.img_io import load_rgb255
 
 SR_MODELS = ('RealESRGAN', 'LDL', 'SwinIR')
 DETECTORS = ('desra', 'ldl_baseline', 'ssim_baseline')

@@ -39,8 +39,8 @@ from os import path as osp
 import yaml
 
 import desra  # noqa: F401
-from desra.detection import DATASET_LINKS, DEFAULT_DETECTOR_OPT
-from desra.utils.preflight import DESRA_MODEL_SOURCES
+from desra.config.preflight import DATASET_LINKS, DESRA_MODEL_SOURCES
+from desra.detection import DEFAULT_DETECTOR_OPT
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 WEIGHT_SUFFIXES = {'mse': 'MSE', 'gan': 'GAN', 'finetuned': 'DeSRA'}

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from desra.evaluation.summary import summary_text
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRETRAINED = os.path.join('experiments', 'pretrained_models')
 OFFICIAL_MSE = os.path.join(PRETRAINED, 'RealESRNet_x4plus.pth')
@@ -34,11 +36,6 @@ def run_step(title, args):
     if status != 0:
         sys.exit(f'demo stopped: step "{title}" exited with status {status}')
     print(f'    done in {time.time() - start:.0f} s', flush=True)
-
-
-def figure(value, digits=3):
-    """A figure from finetune_eval.json, where undefined values are null."""
-    return 'n/a' if value is None else f'{value:.{digits}f}'
 
 
 def main():
@@ -63,36 +60,13 @@ def main():
     print(f'Detection report:  {os.path.join(REPO_ROOT, "results", "demo_detect", "index.html")}')
     print(f'Evaluation report: {os.path.join(run_root, "index.html")}')
     print(summary_text(evaluation['summary'], evaluation['images']))
+    print(goals_text(evaluation['summary']))
 
 
-def summary_text(total, images):
-    """The headline figures of ``finetune_eval.json`` (its ``summary`` and ``images``), and the goals of the demo
-    with whether they are met (:func:`goals_met`)."""
-    lines = [f'Held-out images ({total["images"]}), before -> after fine-tuning:',
-             f'  artifact area      {total["before_pixels"]} px ({figure(total["before_percent"], 2)}%) -> '
-             f'{total["after_pixels"]} px ({figure(total["after_percent"], 2)}%)',
-             f'  artifact parts     {total["before_parts"]} -> {total["after_parts"]}',
-             f'  removal rate       {figure(total["removal_rate"])}  (share of the before-mask gone after)',
-             f'  addition rate      {figure(total["addition_rate"])}  (new artifact pixels / before-mask pixels)',
-             f'  outside artifacts  PSNR {figure(total["mean_psnr_outside"], 2)} dB, '
-             f'SSIM {figure(total["mean_ssim_outside"])}  (original vs fine-tuned, pixels outside both masks)',
-             f'  NIQE               GAN {figure(total["mean_niqe_gan"], 2)} / MSE {figure(total["mean_niqe_mse"], 2)} '
-             f'/ fine-tuned {figure(total["mean_niqe_finetuned"], 2)}  (means; lower = more natural)',
-             f'  detail retention   mean {figure(total["mean_detail_retention"])}, min '
-             f'{figure(total["min_detail_retention"])}  (fine-tuned / original GAN detail outside the artifacts; '
-             f'MSE model: {figure(total["mean_mse_detail_retention"])})',
-             f'  realism            {total["realism"]}',
-             '  per image          detail retention (MSE model\'s), NIQE GAN / MSE / fine-tuned, verdict:']
-    width = max((len(image['image']) for image in images), default=0)
-    for image in images:
-        lines.append(f'    {image["image"]:<{width}}  {figure(image.get("detail_retention"))} '
-                     f'({figure(image.get("mse_detail_retention"))}), {figure(image.get("niqe_gan"), 2)} / '
-                     f'{figure(image.get("niqe_mse"), 2)} / {figure(image.get("niqe_finetuned"), 2)}, '
-                     f'{image.get("realism", "n/a")}')
-    lines.append('Goals (issue 9):')
-    for label, met in goals_met(total):
-        lines.append(f'  {"met    " if met else "not met"}  {label}')
-    return '\n'.join(lines)
+def goals_text(total):
+    """The demo's goals, each with whether the run meets it (:func:`goals_met`), as lines of text."""
+    lines = [f'  {"met    " if met else "not met"}  {label}' for label, met in goals_met(total)]
+    return '\n'.join(['Goals (issue 9):'] + lines)
 
 
 def goals_met(total):

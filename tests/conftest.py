@@ -47,7 +47,7 @@ def upsample(img, scale=4):
 
 def write_random_images(root, names, shape=(12, 14, 3), seed=0):
     """Write uint8 noise images ``<root>/<name>.png`` (``name`` may hold subfolders), the same for the same seed."""
-    from desra.utils.img_io import write_image
+    from desra.io.images import write_image
     rng = np.random.default_rng(seed)
     for name in names:
         write_image(os.path.join(root, f'{name}.png'), rng.integers(0, 256, shape, dtype=np.uint8))

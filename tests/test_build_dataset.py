@@ -7,11 +7,11 @@ import pytest
 import yaml
 
 from desra.build_dataset import main
-from desra.data.dataset_builder import REQUIRED_SOURCES, BuildSettings, DatasetBuilder
+from desra.config.options import load_yaml, parse_command_options
 from desra.data.aligned_crop import LQWindow, artifact_windows, window_around
+from desra.data.dataset_builder import REQUIRED_SOURCES, BuildSettings, DatasetBuilder
 from desra.data.pseudo_gt import blend_weights, mask_to_hr, pseudo_gt_image
-from desra.utils.options import ROOT_PATH, load_yaml, parse_command_options
-from tests.conftest import upsample
+from tests.conftest import REPO_ROOT, upsample
 
 SCALE = 4
 
@@ -230,7 +230,7 @@ def test_cli_crop_mode_writes_aligned_sub_images_around_artifacts(tmp_path):
 
 @pytest.mark.parametrize('path', ['options/build_dataset.yml', 'options/demo/build_dataset.yml'])
 def test_shipped_option_files_are_valid(path):
-    opt = load_yaml(os.path.join(ROOT_PATH, path))
+    opt = load_yaml(os.path.join(REPO_ROOT, path))
     settings = BuildSettings.from_options(opt)  # raises on any invalid value
     assert (settings.scale, settings.gt_size) == (opt['scale'], opt['build']['crop']['gt_size'])
     assert all(opt['datasets']['build'][key] for key in REQUIRED_SOURCES)

@@ -1,6 +1,7 @@
 """Bring your own SR model: checkpoints of five architectures (random tiny weights, written here) detected by
 spandrel (``type: auto``), run tiled and untiled, through detect and infer, fine-tuned and saved under their original
 names; safetensors in and out; ``import_modules``; Real-ESRGAN's inference flags."""
+import json
 import os
 import sys
 
@@ -19,12 +20,13 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from desra import detect, infer
 from desra.archs.auto_arch import detect_network
 from desra.inference import TiledUpsampler, build_upsampler
-from desra.utils.checkpoint import load_state_dict, save_network_file
-from desra.utils.img_io import read_image, write_image
-from desra.utils.registry import import_user_modules
+from desra.io.images import read_image, write_image
+from desra.registry import import_user_modules
+from desra.weights.checkpoint import load_state_dict, save_network_file
+from spandrel.architectures.OmniSR import OmniSR
 from spandrel.architectures.PLKSR import PLKSR
 from spandrel.architectures.SPAN import SPAN
-from tests.conftest import write_random_images
+from tests.conftest import TINY_RRDB_OPT, write_random_images
 from tests.test_desra_model import build, model_options
 from tests.test_train_resume import run_train, write_options
 
@@ -183,6 +185,27 @@ def test_detect_and_infer_end_to_end(tmp_path, arch):
     np.testing.assert_array_equal(read_image(str(tmp_path / 'out' / 'sub' / 'b_out.png')), expected)
 
 
+def test_infer_outputs_pair_with_their_inputs_in_detects_folders_mode(tmp_path):
+    """infer names its outputs ``<stem>_out`` (Real-ESRGAN's default suffix) and records which input made each one;
+    detect's SR-on-disk mode names them after their inputs, so they pair with each other and with the LR image."""
+    write_random_images(str(tmp_path / 'lr'), ('a', 'sub/b'), shape=(16, 20, 3))
+    for seed, role in enumerate(('mse', 'gan')):
+        model_path, _ = write_checkpoint(tmp_path, 'compact', seed)
+        assert infer.main(['-i', str(tmp_path / 'lr'), '-o', str(tmp_path / role), '--model_path', model_path]) == 0
+    assert (tmp_path / 'gan' / 'sub' / 'b_out.png').is_file()
+    detect_opt = {'name': 'run', 'num_gpu': 0, 'detector': {'min_area': 0, 'segmenter': {'type': 'none'}},
+                  'datasets': {'detect': {role: str(tmp_path / folder) for role, folder in (
+                      ('dataroot_mse', 'mse'), ('dataroot_gan', 'gan'), ('dataroot_lq', 'lr'))}},
+                  'path': {'results_root': str(tmp_path / 'results')}}
+    (tmp_path / 'detect.yml').write_text(yaml.safe_dump(detect_opt))
+    assert detect.main(['-opt', str(tmp_path / 'detect.yml')]) == 0
+    records = {name: json.loads((tmp_path / 'results' / 'run' / 'records' / f'{name}.json').read_text())
+               for name in ('a', 'sub/b')}
+    inputs = records['sub/b']['inputs']
+    assert inputs == {'mse': str(tmp_path / 'mse' / 'sub' / 'b_out.png'),
+                      'gan': str(tmp_path / 'gan' / 'sub' / 'b_out.png'), 'lq': str(tmp_path / 'lr' / 'sub' / 'b.png')}
+
+
 @pytest.mark.parametrize('arch', BASICSR_TWINS)
 def test_fine_tuned_checkpoint_loads_in_spandrel_and_basicsr(tmp_path, arch):
     factory, _, scale, _, _, _ = ARCHS[arch]
@@ -215,7 +238,7 @@ def test_fine_tuned_checkpoint_loads_in_spandrel_and_basicsr(tmp_path, arch):
     twin.load_state_dict(written['params'], strict=True)
 
 
-def test_training_saves_safetensors_and_resumes_a_detected_generator(tmp_path, monkeypatch, tiny_dataset):
+def test_training_saves_safetensors_and_resumes_a_detected_generator(tmp_path, tiny_dataset):
     path, _ = write_checkpoint(tmp_path, 'compact')
     option_file = write_options(tmp_path, tiny_dataset, 'byo', {'type': 'auto'}, total_iter=3)
     opt = yaml.safe_load(option_file.read_text())
@@ -223,13 +246,13 @@ def test_training_saves_safetensors_and_resumes_a_detected_generator(tmp_path, m
     opt['path'].pop('param_key_g', None)
     opt['logger']['save_checkpoint_format'] = 'safetensors'
     option_file.write_text(yaml.safe_dump(opt))
-    assert run_train(monkeypatch, tmp_path, option_file) == 0
+    assert run_train(tmp_path, option_file) == 0
     models = tmp_path / 'experiments' / 'byo' / 'models'
     assert sorted(p.name for p in models.iterdir()) == ['net_d_3.safetensors', 'net_d_latest.safetensors',
                                                         'net_g_3.safetensors', 'net_g_latest.safetensors']
     opt['train']['total_iter'] = 4  # continue: the architecture comes from pretrain_network_g, the weights from
     option_file.write_text(yaml.safe_dump(opt))  # the state
-    assert run_train(monkeypatch, tmp_path, option_file, '--auto_resume') == 0
+    assert run_train(tmp_path, option_file, '--auto_resume') == 0
     latest = str(models / 'net_g_latest.safetensors')
     descriptor = ModelLoader().load_from_file(latest)
     assert (descriptor.architecture.id, descriptor.scale) == ('Compact', 4)
@@ -340,3 +363,35 @@ def test_infer_redoes_outputs_that_other_settings_or_weights_made(tmp_path, caps
     with pytest.raises(ValueError, match=r'\.made_with\.jsonl: a link or a folder .* it must be a plain file'):
         infer.main(['-o', str(out), '--model_path', path, *folder])
     assert target.read_text() == 'keep\n'
+
+
+def test_crops_the_architecture_cannot_take_are_refused_before_any_folder(tmp_path, tiny_dataset):
+    """OmniSR needs LR inputs of 16 px or more: at gt_size 32 (LR 8x8) it would fail in its first iteration, deep
+    inside the network; the dry run on one crop refuses it first, in one line, with the smallest gt_size it takes."""
+    torch.manual_seed(0)
+    net = OmniSR(num_in_ch=3, num_out_ch=3, num_feat=16, block_num=1, pe=True, window_size=8, res_num=1, up_scale=4)
+    torch.save(net.state_dict(), tmp_path / 'omnisr.pth')
+    option_file = write_options(tmp_path, tiny_dataset, 'omni', {'type': 'auto'}, total_iter=1)
+    opt = yaml.safe_load(option_file.read_text())
+    opt['path']['pretrain_network_g'] = str(tmp_path / 'omnisr.pth')
+    option_file.write_text(yaml.safe_dump(opt))
+    with pytest.raises(ValueError, match=r'network_g OmniSR \(.*omnisr.pth\) cannot train on crops of '
+                                         r'datasets:train:gt_size 32 \(LR 8x8\): .*; the smallest crop it takes is '
+                                         r'gt_size 64 \(LR inputs of at least 16 px'):
+        run_train(tmp_path, option_file)
+    assert not (tmp_path / 'experiments').exists()
+
+
+def test_a_run_that_crashed_before_its_first_checkpoint_does_not_block_a_fresh_start(tmp_path, tiny_dataset):
+    option_file = write_options(tmp_path, tiny_dataset, 'crashed', dict(TINY_RRDB_OPT), total_iter=1)
+    crashed = tmp_path / 'experiments' / 'crashed'
+    for folder in ('models', 'training_states', 'val_original/val'):
+        (crashed / folder).mkdir(parents=True)
+    (crashed / 'train_crashed_20261203_000000.log').write_text('Traceback ...')
+    (crashed / 'val_original' / 'val' / 'a.png').write_bytes(b'stale')
+    assert run_train(tmp_path, option_file) == 0
+    assert not (crashed / 'val_original').exists()  # made with that run's weights: not reused
+    assert (crashed / 'train_crashed_20261203_000000.log').read_text() == 'Traceback ...'
+    logs = [path for path in crashed.glob('train_crashed_*.log') if path.name != 'train_crashed_20261203_000000.log']
+    assert 'stopped before its first checkpoint: starting afresh' in logs[0].read_text()
+    assert (crashed / 'models' / 'net_g_latest.pth').is_file()

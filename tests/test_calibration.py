@@ -9,7 +9,7 @@ import pytest
 import desra  # noqa: F401  (basicsr shim)
 from desra.detection import DistanceHistogram, calibrate_class_intervals, load_class_weights
 from desra.detection.semantic import load_class_names, read_class_intervals, write_class_intervals
-from desra.utils.options import ROOT_PATH
+from tests.conftest import REPO_ROOT
 
 NAMES = load_class_names()
 
@@ -87,7 +87,7 @@ def test_calibration_script_on_label_maps(tmp_path, capsys):
         cv2.imwrite(str(tmp_path / folder / 'a.png'), np.round(image[..., ::-1] if image.ndim == 3 else image)
                     .astype(np.uint8))
     output = tmp_path / 'calibrated.txt'
-    script = runpy.run_path(os.path.join(ROOT_PATH, 'scripts', 'calibrate_semantic_weights.py'))
+    script = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'calibrate_semantic_weights.py'))
     assert script['main']([
         '--mse_root', str(tmp_path / 'mse'), '--gan_root', str(tmp_path / 'gan'), '--label_root',
         str(tmp_path / 'labels'), '--output', str(output)

@@ -4,8 +4,8 @@ import torch
 from basicsr.archs.discriminator_arch import UNetDiscriminatorSN
 from basicsr.archs.swinir_arch import SwinIR
 
-from desra.utils.checkpoint import (EMA_OR_PLAIN_PARAM_KEYS, CheckpointMismatchError, load_network_weights,
-                                    load_state_dict)
+from desra.weights.checkpoint import (EMA_OR_PLAIN_PARAM_KEYS, CheckpointMismatchError, load_network_weights,
+                                      load_state_dict)
 from tests.conftest import make_tiny_rrdbnet
 
 

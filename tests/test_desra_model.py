@@ -17,9 +17,9 @@ from basicsr.utils import USMSharp
 from basicsr.utils.options import ordered_yaml
 from desra.detection import ArtifactDetector
 from desra.inference import TiledUpsampler
+from desra.io.images import decode_image, load_rgb255, read_image
 from desra.losses.masked_loss import MaskedL1Loss
 from desra.models.artifact_validation import to_rgb255
-from desra.utils.img_io import decode_image, load_rgb255, read_image
 from tests.conftest import REPO_ROOT, TINY_RRDB_OPT, make_tiny_rrdbnet
 
 TINY_SWINIR_OPT = {'type': 'SwinIR', 'upscale': 4, 'in_chans': 3, 'img_size': 16, 'window_size': 4, 'img_range': 1.,

@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
+from conftest import REPO_ROOT, TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
 
 from desra.detection import ArtifactDetector
-from desra.detection.pairs import ImageItem
+from desra.detection.pairs import ImageItem, collect_items
 from desra.inference import TiledUpsampler, build_sr_network
-from desra.utils import batch
-from desra.utils.batch import SRCache
-from desra.utils.img_io import decode_image, decoded_rgb255, load_rgb255, read_image, write_image
+from desra.inference import sr_cache
+from desra.inference.sr_cache import SRCache
+from desra.io.images import decode_image, decoded_rgb255, load_rgb255, read_image, write_image
 
 DETECTOR_OPT = {'window_size': 11, 'threshold': 0.7, 'min_area': 4000, 'segmenter': {'type': 'none'}}
 #: Overrides every run gets: the small synthetic parts must survive the area filter.
@@ -159,9 +159,10 @@ def test_summary_matches_the_masks(folder_run):
 def test_report_pictures_exist(folder_run):
     _, run_root, _, _ = folder_run
     html_text = open(os.path.join(run_root, 'index.html'), encoding='utf-8').read()
-    sources = re.findall(r'<img src="([^"]+)"', html_text)
-    # per image: MSE-SR, overlay, heat map, then per part a thumbnail and two zoomed crops
-    assert len(sources) == len(GOOD) * (3 + 3)
+    sources = re.findall(r'<img(?: class="top")? src="([^"]+)"', html_text)
+    # per image: overlay, heat map, the two pictures of the MSE-SR / GAN-SR slider and the MSE-SR; per part its two
+    # crops on its card, then in its zoom the two of its slider and the two crops
+    assert len(sources) == len(GOOD) * (5 + 6)
     for src in sources:
         path = unquote(html.unescape(src))
         assert not os.path.isabs(path) and os.path.isfile(os.path.join(run_root, path)), path
@@ -217,9 +218,9 @@ def test_sr_cache_reads_each_lr_image_once_for_all_its_results(tmp_path, monkeyp
     item = ImageItem('a', {role: str(tmp_path / f'sr_{role}' / 'a.png') for role in roles},
                      str(tmp_path / 'lr' / 'a.png'))
     reads, written = [], []
-    imread, upscale_decoded = cv2.imread, batch.upscale_decoded
+    imread, upscale_decoded = cv2.imread, sr_cache.upscale_decoded
     monkeypatch.setattr(cv2, 'imread', lambda path, *args: reads.append(path) or imread(path, *args))
-    monkeypatch.setattr(batch, 'upscale_decoded',
+    monkeypatch.setattr(sr_cache, 'upscale_decoded',
                         lambda upsampler, lq, path: written.append(path) or upscale_decoded(upsampler, lq, path))
     cache = SRCache(opt, roles, torch.device('cpu'))
 
@@ -275,3 +276,98 @@ def test_sr_folders_with_lr_images_of_other_names_warn_and_go_on(tmp_path):
     assert (f'1 of 2 images have no LR image of the same name in {tmp_path / "lr"} (dataroot_lq); they are '
             'detected and reported without it:\n  - b') in result.stderr
     assert set(read_summary(str(tmp_path / 'results' / 'run'))) == {'a', 'b'}
+
+
+def test_an_input_replaced_by_another_of_the_same_size_is_detected_again(tmp_path):
+    """An input's identity is its size *and* modification time: a GAN-SR image replaced by another of exactly the
+    same byte size (an uncompressed BMP of the same shape), as a re-export would leave it, is detected again."""
+    mse, gan = make_pair(64, 80, BOX)
+    write_image(str(tmp_path / 'mse' / 'a.png'), mse)
+    gan_path = tmp_path / 'gan' / 'a.bmp'
+    write_image(str(gan_path), gan)
+    opt_path = write_options(tmp_path / 'detect.yml', tmp_path / 'results',
+                             {'dataroot_mse': str(tmp_path / 'mse'), 'dataroot_gan': str(tmp_path / 'gan')})
+    assert detect(opt_path).returncode == 0
+    mask_path = tmp_path / 'results' / 'run' / 'masks' / 'a.png'
+    assert read_image(str(mask_path)).any()
+    size, mtime = gan_path.stat().st_size, gan_path.stat().st_mtime_ns
+    write_image(str(gan_path), mse)  # the artifacts are gone in the new file, whose size is the same
+    os.utime(gan_path, ns=(mtime + 5 * 10**9, mtime + 5 * 10**9))
+    assert gan_path.stat().st_size == size
+    result = detect(opt_path)
+    assert result.returncode == 0, result.stderr
+    assert '1 image(s) were made with other options or inputs and are redone' in result.stderr
+    assert not read_image(str(mask_path)).any()  # detected again, on the new file
+
+
+def test_a_run_with_no_pair_it_can_use_exits_2_before_making_its_folder(tmp_path):
+    mse, gan = make_pair(32, 32, (4, 4, 20, 20))
+    write_image(str(tmp_path / 'mse' / 'a.png'), mse)
+    write_image(str(tmp_path / 'gan' / 'b.png'), gan)
+    opt_path = write_options(tmp_path / 'detect.yml', tmp_path / 'results',
+                             {'dataroot_mse': str(tmp_path / 'mse'), 'dataroot_gan': str(tmp_path / 'gan')})
+    result = detect(opt_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith('error: none of the 2 images found in dataroot_') and 'a.png (MSE-SR) has no GAN-SR' \
+        in result.stderr and 'Traceback' not in result.stderr
+    assert not (tmp_path / 'results').exists()
+
+
+def test_one_sr_folder_without_the_other_says_which_key_to_clear(tmp_path):
+    (tmp_path / 'lr').mkdir()
+    (tmp_path / 'mse').mkdir()
+    with pytest.raises(ValueError, match=r'dataroot_mse is set but dataroot_gan is not: SR results on disk need both '
+                                         r'folders; for LR images only .* set dataroot_mse to ~'):
+        collect_items({'dataroot_lq': str(tmp_path / 'lr'), 'dataroot_mse': str(tmp_path / 'mse')}, str(tmp_path))
+    with pytest.raises(ValueError, match='set datasets dataroot_lq'):
+        collect_items({}, str(tmp_path))
+
+
+def test_the_shipped_template_takes_lr_images_from_one_override(tmp_path):
+    """README: ``desra-detect -opt options/detect.yml --force_yml datasets:detect:dataroot_lq=my_lr_images`` is LR
+    mode; what is still missing is the networks' weights and SegFormer's, each with where to get it."""
+    (tmp_path / 'my_lr_images').mkdir()
+    result = run_command(['desra/detect.py', '-opt', os.path.join(REPO_ROOT, 'options', 'detect.yml'), '--root',
+                          str(tmp_path), '--force_yml', f'datasets:detect:dataroot_lq={tmp_path / "my_lr_images"}',
+                          'path:pretrain_network_mse=absent/RealESRNet_x4plus.pth',
+                          'path:pretrain_network_gan=absent/RealESRGAN_x4plus.pth'])
+    assert result.returncode == 2
+    assert 'dataroot_mse' not in result.stderr and 'dataroot_gan' not in result.stderr
+    assert 'path:pretrain_network_mse: absent/RealESRNet_x4plus.pth: no such file' in result.stderr
+    assert '`desra-weights` (offline' in result.stderr and 'detector:segmenter:model_path' in result.stderr
+    assert not (tmp_path / 'results').exists()
+
+
+def test_the_gan_given_as_its_own_mse_reference_is_warned_about(tmp_path):
+    write_random_images(str(tmp_path / 'lr'), ('a',))
+    checkpoints = save_tiny_checkpoints(str(tmp_path), ('gan',))
+    copy = tmp_path / 'copy_of_gan.pth'
+    copy.write_bytes(open(checkpoints['gan'], 'rb').read())  # another file, the same weights
+    opt_path = write_options(tmp_path / 'detect.yml', tmp_path / 'results', {'dataroot_lq': str(tmp_path / 'lr')},
+                             {'pretrain_network_mse': str(copy), 'pretrain_network_gan': checkpoints['gan']}, scale=4,
+                             network_mse=TINY_RRDB_OPT, network_gan=TINY_RRDB_OPT)
+    result = detect(opt_path)
+    assert result.returncode == 0, result.stderr
+    assert (f'WARNING: network_mse and network_gan have the same weights ({copy}, {checkpoints["gan"]}): the contrast '
+            'is 1 everywhere and no artifact can be found') in result.stderr
+    (tmp_path / 'other').mkdir()
+    other = save_tiny_checkpoints(str(tmp_path / 'other'), ('mse', 'gan'))['gan']  # another seed: other weights
+    assert 'same weights' not in detect(opt_path, force=[f'path:pretrain_network_mse={other}']).stderr
+
+
+def test_the_terminal_shows_the_stages_and_the_log_file_the_rest(tmp_path):
+    """basicsr's banner and the option dump go to the log file only; the terminal keeps one line per stage."""
+    write_random_images(str(tmp_path / 'lr'), ('a',))
+    checkpoints = save_tiny_checkpoints(str(tmp_path), ('mse', 'gan'))
+    opt_path = write_options(tmp_path / 'detect.yml', tmp_path / 'results', {'dataroot_lq': str(tmp_path / 'lr')},
+                             {'pretrain_network_mse': checkpoints['mse'], 'pretrain_network_gan': checkpoints['gan']},
+                             scale=4, network_mse=TINY_RRDB_OPT, network_gan=TINY_RRDB_OPT)
+    result = detect(opt_path)
+    assert result.returncode == 0, result.stderr
+    terminal = result.stdout + result.stderr
+    log = next((tmp_path / 'results' / 'run').glob('detect_run_*.log')).read_text()
+    for noise in ('Version Information', 'PyTorch: ', 'datasets:[', 'detector:['):
+        assert noise in log and noise not in terminal, noise
+    assert '1 images, SR results made from the LR images by network_mse, network_gan' in terminal
+    assert len([line for line in terminal.splitlines() if ' INFO: ' in line]) <= 8, terminal

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import desra  # noqa: F401
-from desra.metrics import (MaskPairScore, MaskShapeError, count_overlapped_parts, crop_to_valid_region,
-                           format_score, load_mask, mask_iou, score_mask_pair, summarize_scores, to_binary_mask)
+from desra.metrics import (MaskPairScore, MaskShapeError, count_overlapped_parts, crop_to_valid_region, format_score,
+                           load_mask, mask_iou, score_mask_pair, summarize_scores, to_binary_mask)
 
 
 def two_part_masks():

@@ -17,9 +17,9 @@ from basicsr.utils.registry import ARCH_REGISTRY
 from conftest import TINY_RRDB_OPT, FixedGaussianBlur, make_tiny_rrdbnet
 from skimage import data
 
+from desra.io.images import load_rgb255, read_image, write_image
 from desra.metrics.realism import REALISM_FIELDS, score_realism
 from desra.test import main as evaluate_command
-from desra.utils.img_io import load_rgb255, read_image, write_image
 
 
 @ARCH_REGISTRY.register()

@@ -9,10 +9,10 @@ import pytest
 from conftest import run_tiny_test_command, write_random_images
 from skimage.metrics import structural_similarity
 
+from desra.io.images import load_rgb255, read_image
 from desra.metrics import finetune_metrics
 from desra.metrics import (addition_rate, psnr_outside, removal_rate, score_finetune, ssim_map, ssim_outside,
                            summarize_finetune)
-from desra.utils.img_io import load_rgb255, read_image
 
 
 def block_masks():

@@ -10,8 +10,8 @@ import torch
 from conftest import REPO_ROOT
 
 import desra.detect
-from desra.detection.runner import DetectRun
-from desra.utils.options import parse_command_options
+from desra.config.options import parse_command_options
+from desra.detection.detect_run import DetectRun
 
 GPU_CHECK = runpy.run_path(os.path.join(REPO_ROOT, 'scripts', 'gpu_check.py'))
 

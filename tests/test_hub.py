@@ -9,8 +9,8 @@ import torch
 from conftest import TINY_RRDB_OPT, make_tiny_rrdbnet, run_command
 
 from desra.inference import build_upsampler
-from desra.utils.checkpoint import load_state_dict
-from desra.utils.hub import download_command, parse_hub_id, resolve_weights
+from desra.weights.checkpoint import load_state_dict
+from desra.weights.hub import download_command, parse_hub_id, resolve_weights
 
 COMMIT = 'a' * 40
 
@@ -103,7 +103,7 @@ def test_environment_variables_select_the_cache_and_offline_mode(tmp_path):
     path = cache_file(str(tmp_path / 'hf' / 'hub'), 'owner/sr-model', 'net.pth')
     env = dict(os.environ, HF_HOME=str(tmp_path / 'hf'), HF_HUB_OFFLINE='1')
     env.pop('HF_HUB_CACHE', None)
-    code = ('from desra.utils.hub import resolve_weights\nprint(resolve_weights("hf://owner/sr-model/net.pth"))\n'
+    code = ('from desra.weights.hub import resolve_weights\nprint(resolve_weights("hf://owner/sr-model/net.pth"))\n'
             'resolve_weights("hf://owner/sr-model/missing.pth")')
     result = run_command(['-c', code], env=env)
     assert result.stdout.strip() == path

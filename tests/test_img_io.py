@@ -5,8 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from desra.utils.img_io import (ImageReadError, atomic_output, decode_image, decoded_rgb255, encode_image, list_images,
-                                load_rgb255, read_image, write_image)
+from desra.io.images import (ImageReadError, atomic_output, decode_image, decoded_rgb255, encode_image, list_images,
+                             load_rgb255, read_image, write_image)
 
 
 @pytest.mark.parametrize('shape,dtype', [((9, 7), np.uint8), ((9, 7, 3), np.uint8), ((9, 7, 4), np.uint8),

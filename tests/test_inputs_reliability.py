@@ -20,15 +20,17 @@ from conftest import TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_ra
 
 from desra import build_dataset, detect, infer
 from desra import test as test_command
+from desra.batch.failures import capped_lines
+from desra.batch.logs import new_log_file
+from desra.batch.run import finish
+from desra.commands import run_main
 from desra.data.desra_dataset import DeSRADataset
-from desra.train import find_resume_state
-from desra.utils import img_io
-from desra.utils.batch import finish, new_log_file
-from desra.utils.checkpoint import CorruptCheckpointError, load_state_dict
-from desra.utils.cli import run_main
-from desra.utils.image_names import Failure, capped_lines, meta_info_name_problem, read_name_list
-from desra.utils.img_io import (DEFAULT_MAX_IMAGE_PIXELS, ImageReadError, atomic_output, list_images, read_image,
-                                remove_stale_temp_files, set_max_image_pixels, write_image)
+from desra.io import images
+from desra.io.images import (DEFAULT_MAX_IMAGE_PIXELS, ImageReadError, atomic_output, list_images, read_image,
+                             remove_stale_temp_files, set_max_image_pixels, write_image)
+from desra.io.names import Failure, meta_info_name_problem, read_name_list
+from desra.training.state import find_resume_state
+from desra.weights.checkpoint import CorruptCheckpointError, load_state_dict
 
 DETECTOR_OPT = {'window_size': 11, 'threshold': 0.7, 'min_area': 50, 'segmenter': {'type': 'none'}}
 
@@ -123,10 +125,10 @@ def test_decoder_errors_become_image_errors(tmp_path, monkeypatch):
     def failing_imread(*args):
         raise cv2.error('OpenCV(5.0.0) loadsave.cpp:79: error: (-215:Assertion failed) pixels <= LIMIT')
 
-    monkeypatch.setattr(img_io.cv2, 'imread', failing_imread)
+    monkeypatch.setattr(images.cv2, 'imread', failing_imread)
     with pytest.raises(ImageReadError, match=r'a.png: not a readable image \(OpenCV: .*pixels <= LIMIT\)'):
         read_image(tmp_path / 'a.png')
-    monkeypatch.setattr(img_io.cv2, 'imread', lambda *args: (_ for _ in ()).throw(MemoryError()))
+    monkeypatch.setattr(images.cv2, 'imread', lambda *args: (_ for _ in ()).throw(MemoryError()))
     with pytest.raises(ImageReadError, match='a.png: not enough memory to decode it'):
         read_image(tmp_path / 'a.png')
 
@@ -344,7 +346,7 @@ def test_auto_resume_falls_back_to_the_last_good_state_and_removes_orphan_temp_f
     data = open(write_state(states, 8), 'rb').read()
     write_state(states, 8, data[:len(data) // 3])
     write_state(states, 12, b'')
-    orphan = states / f'.13.desra-{img_io._HOST_TAG}-{dead_pid()}-abcd_123.tmp.state'
+    orphan = states / f'.13.desra-{images._HOST_TAG}-{dead_pid()}-abcd_123.tmp.state'
     orphan.write_bytes(b'half')
     opt = {'auto_resume': True, 'path': {'training_states': str(states), 'experiments_root': str(tmp_path / 'exp')}}
     path, state, notes = find_resume_state(opt)
@@ -361,20 +363,20 @@ def test_auto_resume_falls_back_to_the_last_good_state_and_removes_orphan_temp_f
 
 
 def test_only_our_temp_files_of_ended_processes_are_removed(tmp_path):
-    ours_dead = tmp_path / 'sub' / f'.a.desra-{img_io._HOST_TAG}-{dead_pid()}-abcdefgh.tmp.png'
-    ours_alive = tmp_path / f'.b.desra-{img_io._HOST_TAG}-{os.getpid()}-abcdefgh.tmp.png'
+    ours_dead = tmp_path / 'sub' / f'.a.desra-{images._HOST_TAG}-{dead_pid()}-abcdefgh.tmp.png'
+    ours_alive = tmp_path / f'.b.desra-{images._HOST_TAG}-{os.getpid()}-abcdefgh.tmp.png'
     other_host = tmp_path / '.c.desra-otherhost-1-abcdefgh.tmp.png'
     not_ours = [tmp_path / '.d.abcdefgh.tmp.png', tmp_path / 'e.png', tmp_path / '.f.desra-x-1-abc.tmp']
     for path in [ours_dead, ours_alive, other_host, *not_ours]:
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(b'x')
     assert remove_stale_temp_files(tmp_path) == [str(ours_dead)]
-    old = time.time() - img_io.FOREIGN_TEMP_AGE - 60
+    old = time.time() - images.FOREIGN_TEMP_AGE - 60
     os.utime(other_host, (old, old))
     assert remove_stale_temp_files(tmp_path) == [str(other_host)]
     assert all(path.exists() for path in [ours_alive, *not_ours])
     with atomic_output(tmp_path / 'g.png') as tmp:  # the pattern is what atomic_output writes
-        assert img_io._TEMP_NAME.match(os.path.basename(tmp))
+        assert images._TEMP_NAME.match(os.path.basename(tmp))
         open(tmp, 'wb').close()
         assert remove_stale_temp_files(tmp_path) == []  # a live writer's file is kept
 

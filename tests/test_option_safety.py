@@ -10,17 +10,18 @@ import yaml
 
 from desra import build_dataset, detect, infer, train
 from desra import test as test_command
+from desra.config.options import apply_overrides, load_yaml, parse_command_options
+from desra.config.preflight import MissingInputsError
+from desra.config.schema import OptionError, check_options
+from desra.io.paths import is_within, overlap
 from desra.losses.perceptual_loss import RegionPerceptualLoss, load_vgg19
-from desra.utils.option_schema import OptionError, check_options
-from desra.utils.options import ROOT_PATH, apply_overrides, load_yaml, parse_command_options
-from desra.utils.preflight import MissingInputsError
-from tests.conftest import TINY_RRDB_OPT, run_command
+from tests.conftest import REPO_ROOT, TINY_RRDB_OPT, run_command
 
 #: Each command's entry point and shipped option file (its run name).
 COMMANDS = {
     'detect': (detect.main, 'options/detect.yml', 'detect_RealESRGAN_x4plus'),
     'build_dataset': (build_dataset.main, 'options/build_dataset.yml', 'build_RealESRGAN_x4plus'),
-    'train': (lambda args: train.train_pipeline(args=args), 'options/finetune_realesrgan_x4plus.yml',
+    'train': (train.main, 'options/finetune_realesrgan_x4plus.yml',
               'finetune_RealESRGAN_x4plus'),
     'test': (test_command.main, 'options/test_finetune.yml', 'test_finetune_RealESRGAN_x4plus'),
     'infer': (infer.main, 'options/infer.yml', 'infer_RealESRGAN_x4plus'),
@@ -32,7 +33,7 @@ PHASES = {'detect': 'detect', 'build_dataset': 'build', 'train': 'train', 'test'
 def run(command, root, *extra, option_file=None):
     """Call ``command``'s entry point in this process with results under ``root``."""
     main, shipped, _ = COMMANDS[command]
-    return main(['-opt', str(option_file or os.path.join(ROOT_PATH, shipped)), '--root', str(root), *extra])
+    return main(['-opt', str(option_file or os.path.join(REPO_ROOT, shipped)), '--root', str(root), *extra])
 
 
 def nothing_written(root):
@@ -44,7 +45,7 @@ def nothing_written(root):
 def test_option_file_with_a_python_tag_runs_no_code(command, tmp_path):
     marker = tmp_path / 'pwned'
     option_file = tmp_path / 'evil.yml'
-    shipped = open(os.path.join(ROOT_PATH, COMMANDS[command][1]), encoding='utf-8').read()
+    shipped = open(os.path.join(REPO_ROOT, COMMANDS[command][1]), encoding='utf-8').read()
     option_file.write_text(shipped + f'\nevil: !!python/object/apply:os.system ["touch {marker}"]\n')
     line = shipped.count('\n') + 2
     with pytest.raises(OptionError, match=rf'{re.escape(str(option_file))}:{line}:7: .*python/object/apply:os.system'):
@@ -118,6 +119,22 @@ def test_outputs_never_overlap_inputs(command, tmp_path):
     assert nothing_written(tmp_path)
 
 
+def test_sibling_folders_that_share_a_prefix_do_not_overlap(tmp_path):
+    """``data/lr_sr`` is beside ``data/lr``, not inside it: a path comparison without the separator would refuse the
+    usual layout of inputs and outputs (and would let ``data/lr`` count as inside ``data/l``)."""
+    data = tmp_path / 'data'
+    (data / 'lr').mkdir(parents=True)
+    (tmp_path / 'g.pth').write_bytes(b'')  # the preflight looks for the file only
+    assert not is_within(data / 'lr_sr', data / 'lr') and not overlap(data / 'lr_sr', data / 'lr')
+    assert not is_within(data / 'lr', data / 'l')
+    assert is_within(data / 'lr' / 'sr', data / 'lr') and is_within(data / 'lr', data / 'lr' / '')
+    opt, _ = parse_command_options('t', 'infer', args=[
+        '-opt', os.path.join(REPO_ROOT, 'options/infer.yml'), '--root', str(tmp_path),
+        '--force_yml', f'datasets:test:dataroot_lq={data / "lr"}', f'path:results_root={data}', 'name=lr_sr',
+        f'path:pretrain_network_g={tmp_path / "g.pth"}', 'num_gpu=0'])
+    assert opt['path']['run_root'] == str(data / 'lr_sr')  # accepted: outputs beside the inputs
+
+
 def test_overlap_is_found_through_symbolic_links(tmp_path):
     overlays = tmp_path / 'results' / 'detect_RealESRGAN_x4plus' / 'overlays'
     overlays.mkdir(parents=True)
@@ -169,7 +186,7 @@ def test_vgg19_weights_reach_basicsr_without_its_torch_load(tmp_path, monkeypatc
 
 
 def parse_train(tmp_path, *extra, option_file='options/finetune_realesrgan_x4plus.yml'):
-    return parse_command_options('t', 'train', args=['-opt', os.path.join(ROOT_PATH, option_file), '--root',
+    return parse_command_options('t', 'train', args=['-opt', os.path.join(REPO_ROOT, option_file), '--root',
                                                      str(tmp_path), *extra], preflight=False)[0]
 
 
@@ -195,11 +212,11 @@ def test_root_defaults_to_the_current_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / 'lr').mkdir()
     (tmp_path / 'g.pth').write_bytes(b'')
-    opt, _ = parse_command_options('t', 'infer', args=['-opt', os.path.join(ROOT_PATH, 'options/infer.yml'),
+    opt, _ = parse_command_options('t', 'infer', args=['-opt', os.path.join(REPO_ROOT, 'options/infer.yml'),
                                                        '--force_yml', 'datasets:test:dataroot_lq=lr',
                                                        'path:pretrain_network_g=g.pth', 'num_gpu=0'])
     assert opt['path']['run_root'] == str(tmp_path / 'results' / 'infer_RealESRGAN_x4plus')
-    assert (tmp_path / 'results' / 'infer_RealESRGAN_x4plus').is_dir()
+    assert not (tmp_path / 'results').exists()  # the run makes its folder, not the parser
 
 
 @pytest.mark.parametrize('command, overrides, problems', [
@@ -239,9 +256,9 @@ def test_unknown_keys_types_and_ranges_are_all_reported_with_their_key(command, 
 
 def test_every_shipped_option_file_passes_its_command_schema():
     for folder in ('options', 'options/demo'):
-        for file in sorted(os.listdir(os.path.join(ROOT_PATH, folder))):
+        for file in sorted(os.listdir(os.path.join(REPO_ROOT, folder))):
             if file.endswith('.yml'):
-                opt = load_yaml(os.path.join(ROOT_PATH, folder, file))
+                opt = load_yaml(os.path.join(REPO_ROOT, folder, file))
                 command = ('train' if 'model_type' in opt else 'build_dataset' if 'build' in opt.get('datasets', {})
                            else next(c for c, phase in PHASES.items() if phase in opt['datasets'] and
                                      ('network_finetuned' in opt) == (c == 'test') and
@@ -326,3 +343,13 @@ def test_stage_one_preflight_lists_weights_and_segformer_together(tmp_path):
     assert 'v0.1.1/RealESRNet_x4plus.pth' in message and 'path:pretrain_network_finetuned' in message
     assert 'made by desra/train.py' in message and 'detector:segmenter:model_path' in message
     assert nothing_written(tmp_path)
+
+
+def test_the_demo_options_say_how_to_get_the_demo_data(tmp_path, monkeypatch):
+    """The copied demo options, run in a folder without the demo data (a pip install), name `desra-options demo`."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MissingInputsError) as error:
+        run('detect', tmp_path, option_file=os.path.join(REPO_ROOT, 'options', 'demo', 'detect.yml'))
+    assert 'datasets:detect:dataroot_lq: datasets/demo/lr: no such folder (the demo data: `desra-options demo`' \
+        in str(error.value)
+    assert '`desra-weights` (offline' in str(error.value)

@@ -9,10 +9,10 @@ import pytest
 import yaml
 from conftest import TINY_RRDB_OPT, save_tiny_checkpoints, write_random_images
 
-from desra.detection.runner import DetectRun
-from desra.utils.img_io import read_image, write_image, write_text
-from desra.utils.options import parse_command_options
-from desra.utils.pipeline import BackgroundWriter, Prefetcher, pipeline_options
+from desra.batch.pipeline import BackgroundWriter, Prefetcher, pipeline_options
+from desra.config.options import parse_command_options
+from desra.detection.detect_run import DetectRun
+from desra.io.images import read_image, write_image, write_text
 
 
 def test_prefetcher_loads_ahead_in_order_on_another_thread():

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from conftest import make_tiny_rrdbnet
 
+from desra.batch import progress
 from desra.inference import TiledUpsampler
 from desra.inference.tiled_upsampler import TILE_BAR_MIN
-from desra.utils import progress
 
 
 @pytest.mark.parametrize('rank, total, shown', [(0, 5, True), (1, 5, False), (0, 0, False), (0, 3, False)])

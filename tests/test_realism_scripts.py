@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from desra.evaluation.summary import summary_text
 from tests.conftest import REPO_ROOT
 
 
@@ -33,7 +34,7 @@ IMAGES = [{'image': 'grass', 'detail_retention': 0.25, 'mse_detail_retention': 0
 
 def test_demo_summary_prints_realism_and_says_which_goals_are_not_met():
     run_demo = load_script('run_demo')
-    text = run_demo.summary_text(summary(), IMAGES)
+    text = summary_text(summary(), IMAGES) + '\n' + run_demo.goals_text(summary())
     assert 'NIQE               GAN 5.00 / MSE 8.00 / fine-tuned 7.50' in text
     assert 'detail retention   mean 0.300, min 0.250' in text and 'MSE model: 0.500' in text
     assert 'realism            collapsed on 2 of 2 images' in text
@@ -42,6 +43,16 @@ def test_demo_summary_prints_realism_and_says_which_goals_are_not_met():
     assert 'met      removal rate >= 0.8' in text and 'met      addition rate <= 0.1' in text
     assert 'not met  mean NIQE fine-tuned <= mean NIQE GAN + 0.5' in text
     assert 'not met  detail retention >= 0.8 on every held-out image' in text
+    assert 'nothing was removed' not in text
+
+
+@pytest.mark.parametrize('overrides, warning', [
+    ({'removal_rate': 0.0, 'after_pixels': 100}, 'but nothing was removed: every artifact pixel of the original'),
+    ({'before_pixels': 0, 'removal_rate': None}, 'but the original GAN has no detected artifact on these images'),
+])
+def test_an_evaluation_that_removed_nothing_does_not_read_as_success(overrides, warning):
+    text = summary_text(summary(realism='kept on 2 of 2 images', **overrides), IMAGES)
+    assert f'realism            kept on 2 of 2 images, {warning}' in text
 
 
 @pytest.mark.parametrize('overrides, met', [

@@ -16,8 +16,8 @@ import desra  # noqa: F401  (basicsr shim)
 from desra.detection import ArtifactDetector, SegmenterWeightsError, build_segmenter, load_class_weights
 from desra.detection.mmseg_segformer import (MMSegSegformer, hf_to_mmseg_state_dict, mmseg_segformer_config,
                                              mmseg_to_hf_state_dict)
-from desra.detection.segmenter import (DEFAULT_SEGFORMER_MODEL, DESRA_RELEASE_URL, autocast_dtype,
-                                       keep_ratio_size, logits_to_labels)
+from desra.detection.segmenter import (DEFAULT_SEGFORMER_MODEL, DESRA_RELEASE_URL, autocast_dtype, keep_ratio_size,
+                                       logits_to_labels)
 
 MEAN = np.array([123.675, 116.28, 103.53])
 STD = np.array([58.395, 57.12, 57.375])

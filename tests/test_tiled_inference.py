@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from desra.inference import TiledUpsampler, build_sr_network, size_requirements
-from desra.utils.img_io import decode_image, read_image
+from desra.io.images import decode_image, read_image
 from tests.conftest import TINY_RRDB_OPT, make_tiny_rrdbnet, run_command
 
 

@@ -14,12 +14,13 @@ from tests.test_train_resume import load, run_train, write_options
 #: Runs desra/train.py's pipeline with experiments under argv[1] instead of the repository (the command line's
 #: other words are the training command's).
 LAUNCHER = '''import sys
-from desra.train import train_pipeline
-sys.exit(train_pipeline(sys.argv.pop(1)))
+from desra.train import main
+root = sys.argv.pop(1)
+sys.exit(main(root_path=root))
 '''
 
 
-def test_two_processes_with_half_batches_train_as_one_process_with_the_whole_batch(tmp_path, tiny_dataset, monkeypatch):
+def test_two_processes_with_half_batches_train_as_one_process_with_the_whole_batch(tmp_path, tiny_dataset):
     """The sampler gives rank r positions r, r + 2, ... of the epoch, so the two ranks' batches of 1 are the two
     halves of the single process's batch of 2, and DDP averages the ranks' gradients: with the mean losses (L1,
     GAN) and the masked ones (masked L1, region-weighted GAN, whose normaliser is averaged over the processes) they
@@ -28,8 +29,7 @@ def test_two_processes_with_half_batches_train_as_one_process_with_the_whole_bat
     is about 0). The two-process run stops at iteration 3 and is resumed with --auto_resume, which must not change
     the result either."""
     common = dict(optim_g={'type': 'SGD', 'lr': 0.05}, optim_d={'type': 'SGD', 'lr': 0.05})
-    run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'one_process', dict(TINY_RRDB_OPT),
-                                                   **common))
+    run_train(tmp_path, write_options(tmp_path, tiny_dataset, 'one_process', dict(TINY_RRDB_OPT), **common))
 
     option_file = write_options(tmp_path, tiny_dataset, 'two_processes', dict(TINY_RRDB_OPT), **common)
     opt = yaml.safe_load(option_file.read_text())

@@ -1,6 +1,6 @@
 """desra/train.py on the CPU: a run interrupted and resumed with --auto_resume ends bit-identical to an unbroken one."""
 import functools
-import sys
+import re
 
 import pytest
 import torch
@@ -9,7 +9,7 @@ import yaml
 import desra  # noqa: F401  (registrations)
 from desra import train
 from desra.models.desra_model import DeSRAModel
-from tests.conftest import TINY_RRDB_OPT
+from tests.conftest import TINY_RRDB_OPT, run_command
 from tests.test_desra_model import TINY_SWINIR_OPT
 
 SCALE = 4
@@ -46,9 +46,8 @@ def write_options(tmp_path, data_root, name, network_g, **train_overrides):
     return path
 
 
-def run_train(monkeypatch, root, option_file, *extra):
-    monkeypatch.setattr(sys, 'argv', ['desra/train.py', '-opt', str(option_file), *extra])
-    return train.train_pipeline(str(root))
+def run_train(root, option_file, *extra):
+    return train.main(['-opt', str(option_file), *extra], root_path=str(root))
 
 
 def interrupt_at(monkeypatch, stop_iter):
@@ -86,14 +85,13 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, mo
     if amp == 'fp16':  # a scale that grows every step and overflows: some steps are skipped, so the scale matters
         monkeypatch.setattr(torch.amp, 'GradScaler', functools.partial(torch.amp.GradScaler, init_scale=2.0 ** 20,
                                                                        growth_interval=1))
-    run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'unbroken', dict(network_g), amp=amp,
-                                                   **extra))
+    run_train(tmp_path, write_options(tmp_path, tiny_dataset, 'unbroken', dict(network_g), amp=amp, **extra))
 
     option_file = write_options(tmp_path, tiny_dataset, 'resumed', dict(network_g), amp=amp, **extra)
     with monkeypatch.context() as patch:
         interrupt_at(patch, 5)  # 4 images, batch 2: iteration 5 is in the third epoch; state saved at 3
         with pytest.raises(KeyboardInterrupt):
-            run_train(patch, tmp_path, option_file, '--auto_resume')
+            run_train(tmp_path, option_file, '--auto_resume')
     states = tmp_path / 'experiments' / 'resumed' / 'training_states'
     assert sorted(p.name for p in states.iterdir()) == ['3.state']
     state = torch.load(states / '3.state', weights_only=True)
@@ -104,7 +102,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, mo
     assert ('net_g_frozen' in state) == bool(extra)
 
     torch.manual_seed(12345)  # whatever the process did before, the state decides
-    run_train(monkeypatch, tmp_path, option_file, '--auto_resume')
+    run_train(tmp_path, option_file, '--auto_resume')
 
     for file, keys in (('net_g_latest.pth', ('params', 'params_ema')), ('net_d_latest.pth', ('params',))):
         unbroken, resumed = load(tmp_path, 'unbroken', file), load(tmp_path, 'resumed', file)
@@ -121,13 +119,28 @@ def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, tiny_dataset, mo
         assert torch.equal(load(tmp_path, 'resumed', 'net_g_latest.pth')['params']['conv_first.weight'], initial)
     if amp == 'fp16':  # resuming the fp16 state in full precision would drop the scaler: refused
         with pytest.raises(ValueError, match='train:amp differs from the run being resumed'):
-            run_train(monkeypatch, tmp_path, write_options(tmp_path, tiny_dataset, 'resumed', dict(network_g)),
+            run_train(tmp_path, write_options(tmp_path, tiny_dataset, 'resumed', dict(network_g)),
                       '--auto_resume')
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='checks the error of a machine without CUDA')
-def test_num_gpu_without_cuda_is_refused_before_any_folder_is_made(tmp_path, tiny_dataset, monkeypatch):
+def test_num_gpu_without_cuda_is_refused_before_any_folder_is_made(tmp_path, tiny_dataset):
     option_file = write_options(tmp_path, tiny_dataset, 'gpu_run', dict(TINY_RRDB_OPT))
     with pytest.raises(ValueError, match=r'gpu_run\.yml: num_gpu is 1 but CUDA is not available'):
-        run_train(monkeypatch, tmp_path, option_file, '--force_yml', 'num_gpu=1')
+        run_train(tmp_path, option_file, '--force_yml', 'num_gpu=1')
     assert not (tmp_path / 'experiments').exists()
+
+
+def test_training_terminal_is_quiet_and_its_eta_right(tmp_path, tiny_dataset):
+    """The network structures, the option dump and basicsr's builder lines go to the log file only; the progress
+    lines' ETA counts down to 0:00:00 at the last iteration (basicsr's reads -1 day, 23:59:59 there)."""
+    option_file = write_options(tmp_path, tiny_dataset, 'quiet', dict(TINY_RRDB_OPT))
+    result = run_command(['desra/train.py', '-opt', str(option_file), '--root', str(tmp_path)])
+    assert result.returncode == 0, result.stderr
+    terminal = result.stdout + result.stderr
+    log = next((tmp_path / 'experiments' / 'quiet').glob('train_quiet_*.log')).read_text()
+    for noise in ('RRDBNet(', 'Network [RRDBNet] is created.', 'Version Information', 'datasets:['):
+        assert noise in log and noise not in terminal, noise
+    etas = re.findall(r'\[eta: ([^,]+), time', terminal)
+    assert len(etas) == 6 and etas[-1] == '0:00:00' and not any(eta.startswith('-') for eta in etas), etas
+    assert 'Start training from epoch 0, iter 0.' in terminal

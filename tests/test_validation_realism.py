@@ -11,10 +11,10 @@ from skimage import data
 
 from desra.detection import ArtifactDetector
 from desra.inference import TiledUpsampler
+from desra.io.images import decode_image, load_rgb255, read_image
 from desra.metrics.realism import niqe_score, score_realism
 from desra.models.artifact_validation import to_rgb255
-from desra.utils.checkpoint import same_weights
-from desra.utils.img_io import decode_image, load_rgb255, read_image
+from desra.weights.checkpoint import same_weights
 from tests.conftest import FixedGaussianBlur, make_tiny_rrdbnet
 from tests.test_desra_model import build, val_loader, validation_options, write_validation_images
 

@@ -2,7 +2,7 @@
 
 ``network_<role>: {type: auto}`` takes the architecture, its hyper-parameters, the scale and the input-size
 requirements from the checkpoint ``path: pretrain_network_<role>`` (``.pth`` or ``.safetensors``, read by
-:func:`desra.utils.checkpoint.load_state_dict` with ``path: param_key_<role>``), through spandrel, which knows 30+
+:func:`desra.weights.checkpoint.load_state_dict` with ``path: param_key_<role>``), through spandrel, which knows 30+
 architectures: ESRGAN / RRDBNet and its variants, Real-ESRGAN Compact (SRVGGNetCompact), SwinIR, HAT, DAT, SPAN,
 OmniSR, PLKSR, ... The network built is spandrel's own ``nn.Module`` for that architecture with the checkpoint's
 weights, in training mode, so it trains like any basicsr network (``DeSRAModel`` builds it with basicsr's
@@ -21,8 +21,8 @@ import torch
 from basicsr.utils.registry import ARCH_REGISTRY
 from spandrel import ImageModelDescriptor, ModelLoader, SizeRequirements, UnsupportedModelError, canonicalize_state_dict
 
-from desra.utils.checkpoint import (EMA_OR_PLAIN_PARAM_KEYS, CheckpointMismatchError, cpu_state_dict, describe_mismatch,
-                                    load_state_dict)
+from desra.weights.checkpoint import (EMA_OR_PLAIN_PARAM_KEYS, CheckpointMismatchError, cpu_state_dict,
+                                      describe_mismatch, load_state_dict)
 
 #: The ``type`` of a network whose architecture is read from its checkpoint.
 AUTO_TYPE = 'auto'

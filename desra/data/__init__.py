@@ -1,4 +1,4 @@
 """DeSRA's data, registered in basicsr's registry on import (every `*_dataset.py` module in this folder)."""
-from desra.utils.registry import import_modules_with_suffix
+from desra.registry import import_modules_with_suffix
 
 _modules = import_modules_with_suffix(__name__, __file__, '_dataset.py')

@@ -8,14 +8,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from desra.batch.logs import get_command_logger
+from desra.batch.run import finish, remove_output_folder, require_images, run_batch
 from desra.data.aligned_crop import LQWindow, artifact_windows
 from desra.data.pseudo_gt import mask_to_hr, pseudo_gt_image
 from desra.detection.pairs import collect_items
+from desra.io.images import read_image, write_image, write_text
+from desra.io.names import Failure, index_folder, meta_info_name_problem
+from desra.io.records import describe_changes, json_form
 from desra.metrics.detection_metrics import DEFAULT_BORDER, load_mask
-from desra.utils.batch import finish, get_command_logger, remove_output_folder, require_images, run_batch
-from desra.utils.image_names import Failure, index_folder, meta_info_name_problem
-from desra.utils.img_io import read_image, write_image, write_text
-from desra.utils.made_with import describe_changes, json_form
 
 #: Options of ``datasets: build:`` that must be set.
 REQUIRED_SOURCES = ('dataroot_mask', 'dataroot_mse', 'dataroot_gan', 'dataroot_lq')
@@ -81,7 +82,7 @@ class DatasetBuilder:
     """The build command (see the module docstring).
 
     Args:
-        opt (dict): Parsed options (:func:`desra.utils.options.parse_command_options`).
+        opt (dict): Parsed options (:func:`desra.config.options.parse_command_options`).
 
     Attributes:
         failures (list[Failure]): After :meth:`run`, every image that could not be used.
@@ -102,13 +103,13 @@ class DatasetBuilder:
             raise KeyError(f'options "datasets: build: {", ".join(missing)}" missing (the detection results)')
         if opt['dist']:
             raise ValueError('build_dataset runs in one process: start it without torchrun / --launcher')
-        self.logger = get_command_logger(opt, 'build_dataset')
         self.items, self.failures, _ = collect_items(dataset_opt, self.run_root)
-        require_images(len(self.items) + len(self.failures), ', '.join(
+        require_images(len(self.items), self.failures, ', '.join(
             f'{key} {dataset_opt[key]}' for key in ('dataroot_mse', 'dataroot_gan', 'meta_info_file')
             if dataset_opt.get(key)))
         self.mask_paths, mask_failures = index_folder(dataset_opt['dataroot_mask'], 'mask')
         self.failures += mask_failures
+        self.logger = get_command_logger(opt, 'build_dataset')
         self.roots = dataset_opt
         self.samples = []
         self._names = {}  # image name -> its sample names, once planned
@@ -148,7 +149,7 @@ class DatasetBuilder:
         """The items to build: those with artifacts, plus the chosen negatives; failures recorded.
 
         An image whose name cannot be a line of ``meta_info.txt`` (a line break, surrounding whitespace...; see
-        :func:`~desra.utils.image_names.meta_info_name_problem`) is refused.
+        :func:`~desra.io.names.meta_info_name_problem`) is refused.
         """
         with_artifacts, artifact_free = [], []
         already_failed = {failure.name for failure in self.failures}  # e.g. two masks share the name

@@ -7,9 +7,9 @@ from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data as data
 
 from desra.data.aligned_crop import ArtifactParts, random_window
-from desra.utils.image_names import index_images, read_name_list
+from desra.io.images import decode_image, read_image
+from desra.io.names import index_images, read_name_list
 from desra.metrics.detection_metrics import load_mask
-from desra.utils.img_io import decode_image, read_image
 
 #: What each folder holds, for messages.
 LABELS = {'gt': 'GT image', 'lq': 'LR image', 'mask': 'mask'}
@@ -28,7 +28,7 @@ class DeSRADataset(data.Dataset):
       ``a/b.jpg``). A mask pixel is an artifact when at least half the file's maximum (0/255 masks).
     * ``meta_info_file`` (str, optional): The samples, one per line as ``desra/build_dataset.py`` writes them
       (``<name>.png``; basicsr's ``name (h,w,c)`` lines work too, see
-      :func:`~desra.utils.image_names.read_name_list`); default: every image under ``dataroot_gt``.
+      :func:`~desra.io.names.read_name_list`); default: every image under ``dataroot_gt``.
     * ``io_backend`` (dict): ``{type: disk}``, the only backend supported.
     * ``scale`` (int), ``phase`` ('train' | 'val'): Filled in by basicsr's ``build_dataset``.
     * ``gt_size`` (int, train): HR crop side, a multiple of ``scale``; the LR crop is ``gt_size // scale``.

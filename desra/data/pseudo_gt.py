@@ -12,7 +12,7 @@ image edge repeated. Feathering centres a soft seam on the mask edge (``w`` is a
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from desra.utils.img_io import DecodedImage, decode_image, encode_image
+from desra.io.images import DecodedImage, decode_image, encode_image
 
 #: Truncation of the feathering Gaussian, in standard deviations.
 FEATHER_TRUNCATE = 4.0

@@ -12,12 +12,8 @@ from desra.detection.morphology import clean_mask, fill_holes, remove_small_part
 from desra.detection.segmenter import SegformerSegmenter, SegmenterWeightsError, build_segmenter
 from desra.detection.semantic import load_class_weights, semantic_weight_map
 
-#: Where to download the DeSRA artifact dataset (the DeSRA README's links), for the messages of the scripts using it.
-DATASET_LINKS = ('https://drive.google.com/drive/folders/1jPTvXq_uJvpOaP5uCZ6unmb13Gt2naVC?usp=sharing (Google Drive)',
-                 'https://pan.baidu.com/s/1rwwEpATlPo9RFzTv6D7lBw?pwd=DGLF (Baidu Disk)')
-
 __all__ = [
     'ArtifactDetector', 'DetectionResult', 'DEFAULT_DETECTOR_OPT', 'contrast_map', 'semantic_weight_map',
     'load_class_weights', 'clean_mask', 'fill_holes', 'remove_small_parts', 'build_segmenter',
-    'SegformerSegmenter', 'SegmenterWeightsError', 'calibrate_class_intervals', 'DistanceHistogram', 'DATASET_LINKS'
+    'SegformerSegmenter', 'SegmenterWeightsError', 'calibrate_class_intervals', 'DistanceHistogram'
 ]

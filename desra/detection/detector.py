@@ -30,11 +30,11 @@ from typing import Optional
 import numpy as np
 import torch
 
+from desra.config.schema import check_options
 from desra.detection.contrast import check_image_pair, contrast_map, crop_interior, embed_interior
 from desra.detection.morphology import clean_mask
 from desra.detection.segmenter import DEFAULT_SEGMENTER_OPT, build_segmenter
 from desra.detection.semantic import load_class_weights, semantic_weight_map
-from desra.utils.option_schema import check_options
 
 DEFAULT_DETECTOR_OPT = {
     'window_size': 11,
@@ -58,7 +58,7 @@ MORPHOLOGY_KEYS = ('erode_kernel', 'erode_iterations', 'dilate_kernel', 'dilate_
 
 
 def _check_options(opt):
-    """Raise ValueError (:class:`~desra.utils.option_schema.OptionError`) for unknown keys or values out of range,
+    """Raise ValueError (:class:`~desra.config.schema.OptionError`) for unknown keys or values out of range,
     naming each key; integral floats become ints."""
     check_options(opt, 'detector', 'detector options')
 

@@ -35,7 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from transformers import SegformerConfig, SegformerModel
 
-from desra.utils.checkpoint import CheckpointMismatchError, describe_mismatch, load_state_dict
+from desra.weights.checkpoint import CheckpointMismatchError, describe_mismatch, load_state_dict
 
 #: LayerNorm epsilon of mmseg's MixVisionTransformer.
 MMSEG_LAYER_NORM_EPS = 1e-6

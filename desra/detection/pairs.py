@@ -4,8 +4,9 @@ Two layouts are understood (``datasets.detect`` of ``options/detect.yml``):
 
 * **folders**: ``dataroot_mse`` and ``dataroot_gan`` hold the MSE-SR and GAN-SR results, as the DeSRA dataset does
   (``<method>/MSE-SR/<sub>/<img>``, ``<method>/GAN-SR/<sub>/<img>``). Files are matched by relative path and file
-  stem, so ``sub/0001.png`` pairs with ``sub/0001.jpg``; subfolders are searched. An optional ``dataroot_lq`` adds
-  the LR images to the report.
+  stem, so ``sub/0001.png`` pairs with ``sub/0001.jpg`` (and ``desra/infer.py``'s output ``sub/0001_out.png`` with
+  both, :func:`desra.io.names.index_folder`); subfolders are searched. An optional ``dataroot_lq`` adds the LR images
+  to the report.
 * **LR**: ``dataroot_lq`` alone; the SR results are made by the command's networks and cached as
   ``<run>/sr_<role>/<name>.png``.
 
@@ -15,7 +16,7 @@ outputs of the image are stored under that name. ``meta_info_file`` restricts a 
 import os
 from dataclasses import dataclass, field
 
-from desra.utils.image_names import Failure, index_folder, read_name_list
+from desra.io.names import Failure, index_folder, read_name_list
 
 
 @dataclass
@@ -73,11 +74,15 @@ def collect_items(dataset_opt, run_root, roles=('mse', 'gan')):
     if folders_mode:
         if set(roles) != {'mse', 'gan'}:
             raise ValueError('this command makes its SR results itself: set dataroot_lq, not dataroot_mse/gan')
-        if not (dataset_opt.get('dataroot_mse') and dataset_opt.get('dataroot_gan')):
-            raise ValueError('folders mode needs both dataroot_mse and dataroot_gan')
+        given, absent = (('dataroot_mse', 'dataroot_gan') if dataset_opt.get('dataroot_mse')
+                         else ('dataroot_gan', 'dataroot_mse'))
+        if not dataset_opt.get(absent):
+            lr_mode = (f'; for LR images only (dataroot_lq, made into SR results by network_mse/network_gan) set '
+                       f'{given} to ~') if lq_root else ''
+            raise ValueError(f'{given} is set but {absent} is not: SR results on disk need both folders{lr_mode}')
     elif not lq_root:
-        raise ValueError('set datasets dataroot_mse + dataroot_gan (SR results on disk) or dataroot_lq '
-                         '(LR images, with network_mse/network_gan to super-resolve them)')
+        raise ValueError('set datasets dataroot_lq (LR images, with network_mse/network_gan to super-resolve them) '
+                         'or dataroot_mse + dataroot_gan (SR results on disk)')
 
     failures = []
     lq_index = {}

@@ -5,7 +5,7 @@ Two weight formats are read:
 * transformers: a folder written by ``save_pretrained`` or a hub id already in the local cache, e.g.
   ``nvidia/segformer-b5-finetuned-ade-640-640`` (B5, ADE20K, 640x640), read without network; or
   ``hf://nvidia/segformer-b5-finetuned-ade-640-640``, downloaded into the cache when the environment allows it
-  (not with ``HF_HUB_OFFLINE=1``; :mod:`desra.utils.hub`);
+  (not with ``HF_HUB_OFFLINE=1``; :mod:`desra.weights.hub`);
 * mmsegmentation: the ``.pth`` checkpoint of the DeSRA release
   (``segformer_mit-b5_640x640_160k_ade20k_20220617_203542-940a6bd8.pth``), see :mod:`.mmseg_segformer`; also as
   ``hf://<owner>/<repo>/<file>.pth``.
@@ -37,7 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from desra.utils.hub import resolve_weights
+from desra.weights.hub import resolve_weights
 
 #: The B5 ADE20K SegFormer on the Hugging Face hub.
 DEFAULT_SEGFORMER_MODEL = 'nvidia/segformer-b5-finetuned-ade-640-640'

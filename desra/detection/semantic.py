@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desra.utils.img_io import write_text
+from desra.io.images import write_text
 
 #: Number of equal intervals of ``D = 1 - c`` in ``[0, 1]``.
 NUM_BINS = 20

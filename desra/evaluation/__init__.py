@@ -5,6 +5,6 @@ model, detects the artifacts of both GAN results (Stage 1) and scores what fine-
 addition (:mod:`desra.metrics.finetune_metrics`) and whether the result is still as realistic as the original
 (:mod:`desra.metrics.realism`).
 """
-from desra.evaluation.finetune_eval import CSV_FIELDS, FinetuneEvalRun, json_ready
+from desra.evaluation.finetune_eval import CSV_FIELDS, FinetuneEvalRun
 
-__all__ = ['FinetuneEvalRun', 'CSV_FIELDS', 'json_ready']
+__all__ = ['FinetuneEvalRun', 'CSV_FIELDS']

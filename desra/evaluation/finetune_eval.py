@@ -13,35 +13,42 @@ Outputs under the run folder (``<img>`` = the image's relative path without exte
 * ``detect_gan/``, ``detect_finetuned/``: ``masks/``, ``contrast/``, ``adjusted/``, ``seg/``, ``overlays/`` of
   each result, as the detect command writes them;
 * ``records/<img>.json``: the image's figures; written last, so a rerun skips images that have one, unless it was
-  made with other options or inputs (``made_with``, see :mod:`desra.detection.runner`);
+  made with other options or inputs (``made_with``, see :mod:`desra.detection.stage_one_run`);
 * ``finetune_eval.csv``: one line per image (:data:`CSV_FIELDS`);
 * ``finetune_eval.json``: ``summary`` (totals, :func:`~desra.metrics.finetune_metrics.summarize_finetune`, and
   realism figures, :func:`~desra.metrics.realism.summarize_realism`), ``images`` (the CSV lines) and ``failures``;
   undefined or infinite numbers are ``null``;
 * ``index.html`` (and ``page-2.html``, ...) and ``report/``: the visual report, worst first, with the adjusted
-  contrast maps, the difference map ``|original - fine-tuned|`` and crops of each artifact part before / after /
-  MSE-SR.
+  contrast maps, the difference map ``|original - fine-tuned|``, a slider between the two results (their plain
+  pictures in ``report/gan/`` and ``report/finetuned/``) and crops of each artifact part before / after / MSE-SR /
+  LR.
 """
 import json
-import math
 import os
 
-from desra.detection.runner import (HEAT_TITLE, DetectionOutputs, StageOneRun, class_block, csv_text, detect_pair,
-                                    heat_legend, load_sr_images, map_figures, mask_figures, part_records, part_views,
-                                    threshold_block)
+from desra.detection.outputs import (DetectionOutputs, detect_pair, load_sr_images, map_figures, mask_figures,
+                                     part_records)
+from desra.detection.stage_one_run import StageOneRun
+from desra.evaluation.summary import removal_warning, summary_text
+from desra.io.images import write_text
+from desra.io.records import csv_text, json_ready
 from desra.metrics.finetune_metrics import FinetuneImageScore, score_finetune, summarize_finetune
-from desra.metrics.realism import (REALISM_FIELDS, format_figure, realism_options, score_realism,
-                                   summarize_realism)
-from desra.report import ReportPictures, ReportRow, difference_map, measure_parts, summary_table, write_report
+from desra.metrics.realism import REALISM_FIELDS, format_figure, realism_options, score_realism, summarize_realism
+from desra.report import (Comparison, ReportPictures, ReportRow, colour_scales_svg, difference_map, measure_parts,
+                          severity_fact, strength_map, summary_table, write_report)
+from desra.report.blocks import (HEAT_NOTE, HEAT_TITLE, TEXTURE_KEY, TEXTURE_TITLE, class_block, part_views,
+                                 threshold_block)
 from desra.report.views import DIFF_FULL_SCALE
-from desra.utils.img_io import write_text
 
 #: Columns of ``finetune_eval.csv``.
 CSV_FIELDS = ('image', 'height', 'width', 'before_pixels', 'before_percent', 'after_pixels', 'after_percent',
               'before_parts', 'after_parts', 'removed_pixels', 'added_pixels', 'removal_rate', 'addition_rate',
               'outside_pixels', 'psnr_outside', 'ssim_outside') + REALISM_FIELDS
-#: Crop labels and titles of the report.
-CROP_TITLES = {'before': 'original GAN-SR', 'after': 'fine-tuned GAN-SR', 'mse': 'MSE-SR'}
+#: Crop labels and titles of the report, in display order (the first two on a part's card).
+CROP_TITLES = {'before': 'original GAN-SR', 'after': 'fine-tuned GAN-SR', 'mse': 'MSE-SR',
+               'lr': 'LR (nearest neighbour)'}
+#: Crop labels and titles of the slider in the zoom of a part.
+SLIDER_TITLES = {'before_plain': 'original', 'after_plain': 'fine-tuned'}
 #: Rows of the report's summary table, the figures ``make demo`` prints: (label, summary key or (before key, after
 #: key), format); rows whose keys the summary lacks are left out.
 REPORT_SUMMARY_FIELDS = (
@@ -60,20 +67,10 @@ REPORT_SUMMARY_FIELDS = (
     ('detail retention, least-kept image', 'min_detail_retention', '{:.3f}'),
     ('detail retention of the MSE-SR, mean', 'mean_mse_detail_retention', '{:.3f}'),
     ('realism verdict', 'realism', '{}'),
+    (TEXTURE_TITLE, TEXTURE_KEY, '{:.3f}'),
 )
 #: Column titles of the summary table.
 REPORT_SUMMARY_COLUMNS = ('before: original GAN', 'after: fine-tuned')
-
-
-def json_ready(value):
-    """``value`` with every NaN or infinite float (nested in dicts and lists) replaced by None (JSON ``null``)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(item) for item in value]
-    return value
 
 
 class FinetuneEvalRun(StageOneRun):
@@ -95,7 +92,9 @@ class FinetuneEvalRun(StageOneRun):
         result = detect_pair(self.detector, item, images, role)
         outputs = self.outputs[role]
         pictures = outputs.save_maps(item.name, result, images[role], self.pictures)
-        pictures['heat'] = self.pictures.heatmap(f'heat_{role}', item.name, result.adjusted, result.mask.shape)
+        pictures['heat'] = self.pictures.heatmap(f'heat_{role}', item.name, result.adjusted, result.mask.shape,
+                                                 result.mask)
+        pictures['plain'] = self.pictures.image(role, item.name, images[role])
         outputs.save_mask(item.name, result.mask)
         return result, measure_parts(result.mask, result.adjusted), pictures
 
@@ -114,12 +113,17 @@ class FinetuneEvalRun(StageOneRun):
         realism = score_realism(images['gan'], images['mse'], images['finetuned'], ~(before.mask | after.mask),
                                 **self.realism_opt)
         # crops of the original's parts, and of the regions only the fine-tuned result has
-        added_parts = measure_parts(after.mask & ~before.mask, after.adjusted)
-        crop_images = {'before': images['gan'], 'after': images['finetuned'], 'mse': images['mse']}
-        crop_masks = {'before': before.mask, 'after': after.mask}
-        crops = self.pictures.crops(item.name, before_parts[:self.max_parts], crop_images, crop_masks)
-        added_crops = self.pictures.crops(f'{item.name}/added', added_parts[:self.max_parts], crop_images, crop_masks)
         shape = before.mask.shape
+        added = after.mask & ~before.mask
+        added_parts = measure_parts(added, after.adjusted)
+        lr_path, lr = self.lr_picture(item, shape, lq)
+        crop_images = dict(before=images['gan'], after=images['finetuned'], mse=images['mse'],
+                           **({} if lr is None else {'lr': lr}))
+        crop_masks = {'before': before.mask, 'after': after.mask}
+        crops = self.pictures.crops(item.name, before_parts[:self.max_parts], crop_images, crop_masks,
+                                    strength_map(before.adjusted, shape) * before.mask)
+        added_crops = self.pictures.crops(f'{item.name}/added', added_parts[:self.max_parts], crop_images, crop_masks,
+                                          strength_map(after.adjusted, shape) * added)
         record = dict(
             image=item.name, score={**score.to_dict(), **realism},
             before=dict(mask_figures(before.mask, before_parts), **map_figures(before)),
@@ -127,7 +131,7 @@ class FinetuneEvalRun(StageOneRun):
             part_list=part_records(before_parts, crops),
             added_part_list=part_records(added_parts, added_crops),
             inputs={'lq': item.lq_path, **item.sr_paths},
-            pictures={'lr': self.lr_picture(item, shape, lq),
+            pictures={'lr': lr_path,
                       'mse': self.pictures.image('mse', item.name, images['mse']),
                       'diff': self.pictures.image('diff', item.name,
                                                   difference_map(images['gan'], images['finetuned'])),
@@ -135,18 +139,29 @@ class FinetuneEvalRun(StageOneRun):
             made_with=self.made_with(item))
         write_text(self.record_path(item.name), json.dumps(record, indent=1))
 
-    def report_row(self, record):
+    @staticmethod
+    def report_row(record):
         """The row of an image on the report page, sorted by the severity of the original's artifacts."""
         pictures, score = record['pictures'], record['score']
         size = (score['width'], score['height'])
-        shown = [('LR (nearest-neighbour x scale)', pictures['lr']), ('MSE-SR', pictures['mse']),
-                 ('original GAN-SR, artifacts outlined', pictures['before']['overlay']),
-                 (f'original: {HEAT_TITLE}', pictures['before']['heat']),
-                 ('fine-tuned GAN-SR, artifacts outlined', pictures['after']['overlay']),
-                 (f'fine-tuned: {HEAT_TITLE}', pictures['after']['heat']),
-                 (f'|original - fine-tuned| (white: {DIFF_FULL_SCALE}+ of 255)', pictures.get('diff'))]
-        panels = [ReportPictures.panel(title, src, size) for title, src in shown if src]
-        facts = [('artifact pixels before', f'{score["before_pixels"]} ({score["before_percent"]:.3g} %)'),
+
+        def panel(src, title, scale=None):
+            return ReportPictures.panel(title, src, size, scale) if src else None
+
+        before, after = pictures['before'], pictures['after']
+        # in pairs, two a line: before | after with their masks, their maps, slider | difference, LR | MSE-SR
+        shown = [panel(before['overlay'], 'original GAN-SR, artifacts outlined'),
+                 panel(after['overlay'], 'fine-tuned GAN-SR, artifacts outlined'),
+                 panel(before['heat'], f'original: {HEAT_TITLE}', 'heat'),
+                 panel(after['heat'], f'fine-tuned: {HEAT_TITLE}', 'heat'),
+                 Comparison('original vs fine-tuned', panel(before['plain'], 'original'),
+                            panel(after['plain'], 'fine-tuned')) if before.get('plain') and after.get('plain')
+                 else None,
+                 panel(pictures.get('diff'), f'|original - fine-tuned|, mean over R, G, B (log scale, white: '
+                                             f'{DIFF_FULL_SCALE}+ of 255)', 'diff'),
+                 panel(pictures['lr'], 'LR (nearest-neighbour x scale)'), panel(pictures['mse'], 'MSE-SR')]
+        facts = [severity_fact(record['before']['severity'], record['after']['severity']),
+                 ('artifact pixels before', f'{score["before_pixels"]} ({score["before_percent"]:.3g} %)'),
                  ('after', f'{score["after_pixels"]} ({score["after_percent"]:.3g} %)'),
                  ('parts before / after', f'{score["before_parts"]} / {score["after_parts"]}'),
                  ('removal rate', score['removal_rate']), ('addition rate', score['addition_rate']),
@@ -156,10 +171,12 @@ class FinetuneEvalRun(StageOneRun):
                  ('detail retention (MSE-SR\'s)', f'{format_figure(score.get("detail_retention"))} '
                                                   f'({format_figure(score.get("mse_detail_retention"))})'),
                  ('realism', score.get('realism', 'n/a'))]
-        added_titles = {label: CROP_TITLES[label] for label in ('after', 'before', 'mse')}  # thumbnail: after
-        parts = part_views(record['part_list'], CROP_TITLES) + part_views(record['added_part_list'], added_titles,
-                                                                          'added region')
-        return ReportRow(record['image'], record['before']['severity'], facts, panels, parts)
+        if score.get(TEXTURE_KEY) is not None:
+            facts.append((TEXTURE_TITLE, score[TEXTURE_KEY]))
+        parts = (part_views(record['part_list'], CROP_TITLES, compare=SLIDER_TITLES)
+                 + part_views(record['added_part_list'], CROP_TITLES, 'added region', SLIDER_TITLES))
+        return ReportRow(record['image'], record['before']['severity'], facts, [item for item in shown if item],
+                         parts)
 
     def write_run_outputs(self, failures):
         """Write ``finetune_eval.csv``, ``finetune_eval.json`` and ``index.html`` from the records on disk."""
@@ -170,13 +187,14 @@ class FinetuneEvalRun(StageOneRun):
         write_text(os.path.join(self.run_root, 'finetune_eval.csv'), csv_text(CSV_FIELDS, rows))
         write_text(os.path.join(self.run_root, 'finetune_eval.json'), json.dumps(json_ready(
             {'summary': summary, 'images': rows, 'failures': [str(failure) for failure in failures]}), indent=1))
-        self.logger.info('fine-tuning evaluation:\n' + '\n'.join(f'  {key}: {value}' for key, value in summary.items()))
-        notes = ['Each row: the LR input, the MSE-SR result, the original and the fine-tuned GAN-SR results with '
-                 'their detected artifacts outlined in red, their semantics-adjusted contrast maps (the maps the '
-                 'masks are thresholded on), and the difference between the two results (mean over R, G, B; black = '
-                 f'unchanged, white = {DIFF_FULL_SCALE} or more of 255). Crops: original / fine-tuned / MSE-SR around '
-                 'each artifact part of the original, then around each region that only the fine-tuned result has '
-                 '("added region").',
+        self.logger.info('fine-tuning evaluation:\n' + summary_text(json_ready(summary), json_ready(rows)))
+        notes = ['Each row, in pairs: the original and the fine-tuned GAN-SR results with their detected artifacts '
+                 'outlined in red; their semantics-adjusted contrast maps (the maps the masks are thresholded on); a '
+                 'slider between the two results beside their difference (mean over R, G, B on a log scale, its '
+                 f'colour bar in 0..255 units: black = unchanged, white = {DIFF_FULL_SCALE} or more); the LR input '
+                 'and the MSE-SR result. Each artifact part of the original, then each region that only the '
+                 'fine-tuned result has ("added region"): its original and fine-tuned crops side by side; its zoom '
+                 'adds the MSE-SR and LR crops and a slider.', HEAT_NOTE,
                  'Removal rate = share of the original\'s artifact pixels not in the fine-tuned result\'s mask. '
                  'Addition rate = fine-tuned artifact pixels outside the original\'s mask, relative to the '
                  'original\'s artifact area (n/a when the original has no artifact). PSNR / SSIM outside: original '
@@ -192,6 +210,8 @@ class FinetuneEvalRun(StageOneRun):
                        'fine-tuned GAN-SR': [record['after'] for record in records]}
         header = [('Summary', summary_table(summary, REPORT_SUMMARY_FIELDS, REPORT_SUMMARY_COLUMNS)),
                   threshold_block(figure_sets, threshold), class_block(figure_sets)]
+        warnings = self.misuse_warnings + [warning for warning in [removal_warning(json_ready(summary))] if warning]
         write_report(os.path.join(self.run_root, 'index.html'), f'DeSRA fine-tuning evaluation: {self.opt["name"]}',
                      [self.report_row(record) for record in records], header=[block for block in header if block],
-                     legend=heat_legend(threshold), notes=notes, failures=failures, rows_per_page=self.rows_per_page)
+                     scales=colour_scales_svg(threshold), notes=notes, failures=failures, warnings=warnings,
+                     rows_per_page=self.rows_per_page)

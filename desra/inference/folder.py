@@ -1,7 +1,5 @@
 """Super-resolve a folder of images: outputs named as the inputs (or ``<stem>_<suffix>``), written atomically,
 finished ones skipped unless other settings or weights made them."""
-import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -9,14 +7,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from desra.utils.image_names import PER_IMAGE_ERRORS, capped_lines, failure_of
-from desra.utils.img_io import DecodedImage, decode_image, encode_image, list_images, read_image, write_image
-from desra.utils.made_with import describe_changes, json_form
-
-#: Formats that cannot hold an alpha channel; RGBA inputs in them are written as PNG instead.
-NO_ALPHA_EXTENSIONS = ('.jpg', '.jpeg', '.bmp', '.ppm', '.pgm')
-#: Of those, the formats an RGBA input can come in (32-bit BMP): their output may be the PNG twin.
-ALPHA_TO_PNG_EXTENSIONS = ('.bmp',)
+from desra.batch.failures import PER_IMAGE_ERRORS, capped_lines, failure_of
+from desra.io.images import DecodedImage, decode_image, encode_image, list_images, read_image, write_image
+from desra.io.names import find_output, output_name
+from desra.io.records import OutputRecords
 
 
 @dataclass
@@ -30,7 +24,7 @@ class FolderRunReport:
 
     def summary(self):
         """One line (why earlier outputs were redone, and which were kept), then one line per failure (the first
-        :data:`~desra.utils.image_names.MAX_LISTED_FAILURES`, then a count)."""
+        :data:`~desra.batch.failures.MAX_LISTED_FAILURES`, then a count)."""
         line = f'{len(self.written)} written, {len(self.skipped)} already done, {len(self.failed)} failed'
         if self.redone:
             line += f' (earlier outputs made otherwise were redone: {"; ".join(self.redone)})'
@@ -38,102 +32,6 @@ class FolderRunReport:
             line += (f'; {len(self.kept_unrecorded)} existing outputs kept that this command has no record of making '
                      '(--overwrite / overwrite: true redoes them)')
         return '\n'.join([line, capped_lines(list(self.failed.values()), indent='  FAILED ')]).rstrip()
-
-
-def output_name(path, has_alpha, suffix=''):
-    """The output's path for input ``path``: the same, ``<stem>_<suffix><ext>`` with a ``suffix`` (Real-ESRGAN's
-    naming), and as PNG when the image has alpha and the input's format cannot hold it."""
-    root, ext = os.path.splitext(path)
-    root = f'{root}_{suffix}' if suffix else root
-    return f'{root}.png' if has_alpha and ext.lower() in NO_ALPHA_EXTENSIONS else f'{root}{ext}'
-
-
-def find_output(output_root, rel_path, suffix=''):
-    """The existing output for input ``rel_path`` (see :func:`output_name`), or None. The PNG twin counts only for
-    an input format that can hold alpha but whose output cannot (BMP): for a JPEG the PNG of that name is another
-    input's output."""
-    candidates = [output_name(rel_path, False, suffix)]
-    if os.path.splitext(rel_path)[1].lower() in ALPHA_TO_PNG_EXTENSIONS:
-        candidates.append(output_name(rel_path, True, suffix))
-    for candidate in candidates:
-        path = os.path.join(output_root, candidate)
-        if os.path.isfile(path):
-            return path
-    return None
-
-
-class OutputRecords:
-    """What made each output of a folder: an append-only log, ``<output_root>/.made_with.jsonl``.
-
-    Before an output is written, a line ``{"input": rel_path, "suffix": suffix, "key": k}`` is appended, where ``k``
-    names the settings (``{"key": k, "made_with": {...}}``, logged once per settings). The last line of an output
-    wins; a line cut short by a kill is passed over. Because the line comes first and the image is written
-    atomically, every output in the folder that has a line was made with that line's settings, whatever was
-    interrupted; an output without a line was not made by this command (the user's file, or an older DeSRA).
-    Appending a line is O(1), so a folder of 10,000 images costs no rewrites of a growing file.
-
-    Args:
-        output_root (str): The output folder.
-        made_with (dict): What shapes the outputs now (JSON-like, e.g.
-            :func:`~desra.utils.made_with.network_made_with` plus the resize and alpha settings).
-
-    Raises:
-        ValueError: The record is a link or a folder (it is never written through a link).
-    """
-
-    FILE_NAME = '.made_with.jsonl'
-
-    def __init__(self, output_root, made_with):
-        self.path = os.path.join(output_root, self.FILE_NAME)
-        if os.path.islink(self.path) or os.path.isdir(self.path):
-            raise ValueError(f'{self.path}: a link or a folder where infer keeps its record of the outputs; it must '
-                             'be a plain file: remove it')
-        self.made_with = json_form(made_with)
-        self.key = hashlib.sha256(json.dumps(self.made_with, sort_keys=True).encode()).hexdigest()[:16]
-        self.settings, self.outputs = {}, {}
-        try:
-            with open(self.path, encoding='utf-8') as f:
-                text = f.read()
-        except FileNotFoundError:
-            text = ''
-        self.ends_cut = bool(text) and not text.endswith('\n')  # the next line must not join a cut one
-        for line in text.splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a line a kill cut short
-            if isinstance(entry, dict) and 'made_with' in entry:
-                self.settings[entry.get('key')] = entry['made_with']
-            elif isinstance(entry, dict) and 'input' in entry:
-                self.outputs[(entry['input'], entry.get('suffix', ''))] = entry.get('key')
-
-    def made_otherwise(self, rel_path, suffix=''):
-        """None when the current settings made the output of input ``rel_path``; else why not: the changed settings
-        (:func:`~desra.utils.made_with.describe_changes`), or ``''`` when nothing recorded it."""
-        key = self.outputs.get((rel_path, suffix))
-        if key is None:
-            return ''
-        if key == self.key:
-            return None
-        return '; '.join(describe_changes(self.settings.get(key), self.made_with)) or 'other settings'
-
-    def will_write(self, rel_path, suffix=''):
-        """Record that the current settings make the output of ``rel_path`` (call before writing it)."""
-        lines = [''] if self.ends_cut else []
-        if self.key not in self.settings:
-            lines.append(json.dumps({'key': self.key, 'made_with': self.made_with}))
-            self.settings[self.key] = self.made_with
-        lines.append(json.dumps({'input': rel_path, 'suffix': suffix, 'key': self.key}))
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        try:  # never through a link: the record is this folder's own file
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o644)
-        except OSError as error:
-            raise ValueError(f'{self.path}: cannot record the outputs there ({error.strerror}); it must be a plain '
-                             'file, not a link or a folder: remove it') from None
-        with os.fdopen(fd, 'a', encoding='utf-8') as f:
-            f.write('\n'.join(lines) + '\n')
-        self.ends_cut = False
-        self.outputs[(rel_path, suffix)] = self.key
 
 
 def resize_to_outscale(sr, lr_shape, outscale):
@@ -172,7 +70,7 @@ def upscale_decoded(upsampler, decoded, output_path, alpha_upsampler='model', ou
 
     Args:
         upsampler (TiledUpsampler): The network to run.
-        decoded (DecodedImage): The LR image (:func:`desra.utils.img_io.decode_image`); left unchanged, so one
+        decoded (DecodedImage): The LR image (:func:`desra.io.images.decode_image`); left unchanged, so one
             decoded image can feed several networks.
         output_path (str): Where to write the SR image.
         alpha_upsampler (str): See :meth:`TiledUpsampler.upscale`.
@@ -195,7 +93,7 @@ def upscale_folder(upsampler, input_root, output_root, rel_paths=None, overwrite
     (``<stem>_<suffix>`` with a ``suffix``).
 
     A file that cannot be read (or is too large, truncated, or runs out of memory:
-    :data:`~desra.utils.image_names.PER_IMAGE_ERRORS`) is recorded with its path and reason and the run goes on;
+    :data:`~desra.batch.failures.PER_IMAGE_ERRORS`) is recorded with its path and reason and the run goes on;
     outputs are written
     atomically, so an interrupted run is continued by running it again (existing outputs are skipped unless
     ``overwrite``, or unless other settings made them: ``made_with``).

@@ -1,4 +1,5 @@
-"""Build an SR network from its option dict (a basicsr mapping, or ``type: auto``) and its weights, for inference."""
+"""Build an SR network from its option dict (a basicsr mapping, or ``type: auto``) and its weights, for inference,
+and say what shapes its results (:func:`network_made_with`, recorded beside them)."""
 import os
 
 import torch
@@ -6,9 +7,10 @@ from basicsr.archs import build_network
 
 from desra.archs.auto_arch import AUTO_TYPE, check_scale
 from desra.inference.tiled_upsampler import TiledUpsampler
-from desra.utils.checkpoint import load_network_weights
-from desra.utils.hub import resolve_weights
-from desra.utils.paths import not_found
+from desra.io.paths import not_found
+from desra.io.records import content_identity, json_form
+from desra.weights.checkpoint import load_network_weights
+from desra.weights.hub import is_hub_id, resolve_weights
 
 
 def build_sr_network(network_opt, weights_path=None, param_key='auto', device='cpu'):
@@ -18,7 +20,7 @@ def build_sr_network(network_opt, weights_path=None, param_key='auto', device='c
         network_opt (dict): basicsr network options, e.g. ``{'type': 'RRDBNet', 'num_in_ch': 3, 'num_out_ch': 3,
             'num_feat': 64, 'num_block': 23, 'num_grow_ch': 32, 'scale': 4}``, or ``{'type': 'auto'}``: the
             architecture spandrel detects in ``weights_path`` (:mod:`desra.archs.auto_arch`).
-        weights_path (str | None): Checkpoint file (any format :mod:`desra.utils.checkpoint` reads); None keeps the
+        weights_path (str | None): Checkpoint file (any format :mod:`desra.weights.checkpoint` reads); None keeps the
             random initialisation of a basicsr mapping (tests, training from scratch).
         param_key (str | None): Key of the weights inside the checkpoint; ``'auto'`` prefers ``params_ema``.
         device (str | torch.device): Where the network lives.
@@ -54,7 +56,7 @@ def build_upsampler(opt, name, device, tile_opt=None):
 
     Raises:
         KeyError: The options lack ``network_<name>`` or its checkpoint path (the message names the key); the path
-            may be a hub id ``hf://owner/repo/file`` (:mod:`desra.utils.hub`).
+            may be a hub id ``hf://owner/repo/file`` (:mod:`desra.weights.hub`).
         FileNotFoundError: The checkpoint file is missing (the message names it and the key).
         ValueError: ``type: auto`` and a checkpoint spandrel cannot use, or whose scale differs from ``scale``.
     """
@@ -76,3 +78,17 @@ def build_upsampler(opt, name, device, tile_opt=None):
     return TiledUpsampler(net, scale, tile=tile.get('tile_size', 0),
                           tile_pad=tile.get('tile_pad', 10), pre_pad=tile.get('pre_pad', 0),
                           half=tile.get('half', False), device=device)
+
+
+def network_made_with(opt, role, half):
+    """What shapes the SR results of ``network_<role>`` (as JSON reads it back): its network options, checkpoint
+    (path and :func:`~desra.io.records.content_identity`; a Hugging Face hub id is resolved to its cached file),
+    param key, scale and tile settings (``tile``), with ``half`` the precision the network really runs in
+    (:attr:`TiledUpsampler.half`: fp16 is asked for in ``tile: half`` but runs only on CUDA)."""
+    paths = opt.get('path') or {}
+    weights = paths.get(f'pretrain_network_{role}')
+    local = resolve_weights(weights) if weights and is_hub_id(weights) else weights
+    tile = dict(opt.get('tile') or {}, half=bool(half))
+    return json_form({'network': opt.get(f'network_{role}'), 'weights': [weights, content_identity(local)],
+                      'param_key': paths.get(f'param_key_{role}', 'auto'), 'scale': opt.get('scale'),
+                      'tile': tile})

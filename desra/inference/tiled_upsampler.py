@@ -12,8 +12,8 @@ import torch
 from basicsr.archs.rrdbnet_arch import RRDBNet
 from spandrel import SizeRequirements
 
-from desra.utils.img_io import DecodedImage
-from desra.utils.progress import progress_bar
+from desra.batch.progress import progress_bar
+from desra.io.images import DecodedImage
 
 #: Fewest tiles of one image that get their own progress bar (a very large image; rank 0 only).
 TILE_BAR_MIN = 17
@@ -133,7 +133,7 @@ class TiledUpsampler:
         """Super-resolve a decoded image file, keeping its depth, gray-ness and alpha channel.
 
         Args:
-            decoded (DecodedImage): From :func:`desra.utils.img_io.decode_image`.
+            decoded (DecodedImage): From :func:`desra.io.images.decode_image`.
             alpha_upsampler (str): ``'model'`` runs the network on the alpha channel (as three identical channels,
                 averaged back), as Real-ESRGAN does; ``'linear'`` resizes it bilinearly.
 

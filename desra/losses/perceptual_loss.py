@@ -20,8 +20,8 @@ from basicsr.archs import vgg_arch
 from basicsr.losses.basic_loss import PerceptualLoss
 from basicsr.utils.registry import LOSS_REGISTRY
 
+from desra.io.paths import not_found
 from desra.losses.masked_loss import weighted_mean
-from desra.utils.paths import not_found
 
 #: File name of torchvision's ImageNet VGG19 (``VGG19_Weights.IMAGENET1K_V1``), the one Real-ESRGAN trains with.
 VGG19_FILENAME = 'vgg19-dcbb9e9d.pth'

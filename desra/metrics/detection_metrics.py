@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from desra.utils.img_io import read_image
+from desra.io.images import read_image
 
 #: ``window_size // 2`` of the DeSRA detector's 11x11 window: the border the paper crops from labelled masks.
 DEFAULT_BORDER = 5
@@ -107,7 +107,7 @@ def load_mask(path):
     """Read a mask file as an (H, W) bool array; colour files are converted to gray first, alpha is dropped.
 
     Raises:
-        desra.utils.img_io.ImageReadError: The file is missing or not a readable image; the message names it.
+        desra.io.images.ImageReadError: The file is missing or not a readable image; the message names it.
     """
     img = read_image(path)
     if img.ndim == 3:

@@ -35,12 +35,12 @@ import os
 import numpy as np
 from basicsr.utils import get_root_logger
 
-from desra.utils.image_names import index_images, stem_of
+from desra.batch.progress import progress_bar
 from desra.detection import ArtifactDetector
 from desra.inference import TiledUpsampler, build_upsampler
+from desra.io.images import load_rgb255, write_image
+from desra.io.names import index_images, stem_of
 from desra.metrics.realism import format_figure, niqe_score, realism_options, score_realism, summarize_realism
-from desra.utils.img_io import load_rgb255, write_image
-from desra.utils.progress import progress_bar
 
 
 def to_rgb255(rgb):

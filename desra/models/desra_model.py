@@ -59,7 +59,7 @@ discriminator are as for any other generator.
 Checkpoints ``net_g_<iter>.pth`` (``params``, ``params_ema``) and ``net_d_<iter>.pth`` (``params``) have Real-ESRGAN's
 release format, with the tensor names of the original checkpoint for a detected generator, and are written atomically;
 ``logger: save_checkpoint_format: safetensors`` writes ``net_g_<iter>.safetensors`` (the EMA weights when kept, else
-``params``) and ``net_d_<iter>.safetensors`` instead (:func:`desra.utils.checkpoint.save_network_file`). The training
+``params``) and ``net_d_<iter>.safetensors`` instead (:func:`desra.weights.checkpoint.save_network_file`). The training
 state is written by ``desra/train.py`` from :meth:`DeSRAModel.training_state`.
 """
 import copy
@@ -81,8 +81,8 @@ from desra.archs.auto_arch import (AUTO_TYPE, check_scale, checkpoint_state_dict
 from desra.losses.masked_loss import RegionGANLoss
 from desra.losses.perceptual_loss import RegionPerceptualLoss
 from desra.models.artifact_validation import ArtifactAreaValidator
-from desra.utils.checkpoint import (CHECKPOINT_FORMATS, EMA_OR_PLAIN_PARAM_KEYS, cpu_state_dict, load_network_weights,
-                                    same_weights, save_network_file)
+from desra.weights.checkpoint import (CHECKPOINT_FORMATS, EMA_OR_PLAIN_PARAM_KEYS, cpu_state_dict, load_network_weights,
+                                      same_weights, save_network_file)
 
 #: ``train:amp`` values and the autocast dtype they select.
 AMP_DTYPES = {False: None, None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -229,7 +229,7 @@ class DeSRAModel(SRGANModel):
         """basicsr's ``load_network``, loading with ``weights_only=True`` and reporting mismatches readably.
 
         As basicsr does, a checkpoint without ``params_ema`` (e.g. LDL's releases) gives its ``params``
-        (:data:`desra.utils.checkpoint.EMA_OR_PLAIN_PARAM_KEYS`).
+        (:data:`desra.weights.checkpoint.EMA_OR_PLAIN_PARAM_KEYS`).
         """
         if param_key == 'params_ema':
             param_key = EMA_OR_PLAIN_PARAM_KEYS

@@ -1,16 +1,22 @@
-"""Write a run's report: ``index.html`` (and ``page-2.html``, ...): the run's summary, then one row per image, worst
-first, with thumbnails that open the full-size PNG and click-to-zoom crops of every artifact part.
+"""Write a run's report: ``index.html`` (and ``page-2.html``, ...): warnings, the run's summary, then one row per
+image, worst first: its figures, its pictures in a grid (two a line at usual window widths, each at least
+:data:`MIN_PANEL_WIDTH` pixels wide; heat maps and difference maps with their colour bar; before / after comparison
+sliders), and a card per artifact part with its crops side by side, which opens an opaque zoom of the part (every
+crop, the LR one included, and a slider).
 
-The pages are static HTML + CSS with pictures referenced by paths relative to them, so the run folder can be opened
-offline, copied or zipped. Zooming uses the CSS ``:target`` selector (no JavaScript needed). Pictures load lazily
-(``loading="lazy"``, with their size given so the page does not jump) and the rows are split into pages of
-``rows_per_page``, so a run of 10,000 images opens as fast as one of 50.
+The pages are static HTML + CSS (:mod:`desra.report.assets`) with pictures referenced by paths relative to them, so
+the run folder can be opened offline, copied or zipped. Zooming uses the CSS ``:target`` selector; a few lines of
+script move the sliders (``<input type="range">``, so the keyboard works too) and close a zoom on Esc. Pictures
+load lazily (``loading="lazy"``, with their size given so the page does not jump) and the rows are split into pages
+of ``rows_per_page``, so a run of 10,000 images opens as fast as one of 50.
 
 A short script reports pictures that failed to load at the top of the page (``#load-status``). Opened with
 ``?check`` (``index.html?check``) it loads every picture the page shows or links to at once and leaves markers on
 ``<body>`` for automated checks: ``data-ready="1"`` once the page loaded, ``data-images-loaded`` /
 ``data-images-broken`` (counts of distinct pictures), ``data-errors`` (script errors, if any), ``data-width`` (the
-window's inner width) and ``data-wrapped-rows`` (image rows whose panels do not sit on one line).
+window's inner width), ``data-panels`` and ``data-narrowest-panel`` (the image rows' pictures and the width in
+pixels of the narrowest), ``data-upscaled-panels`` (pictures shown larger than their file) and
+``data-colour-bars`` (colour bars drawn under their picture, as wide as it).
 """
 import glob
 import html
@@ -18,17 +24,30 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 from urllib.parse import quote
 
+from desra.io.images import write_text
+from desra.report.assets import PAGE_SCRIPT, STYLE, WATCH_SCRIPT
 from desra.report.palette import ADE20K_PALETTE
 from desra.report.parts import SEVERITY_DEFINITION
-from desra.utils.img_io import write_text
 
 #: Image rows per page, unless ``report: rows_per_page`` says otherwise.
 DEFAULT_ROWS_PER_PAGE = 50
 #: Classes listed in the legend of an image row (the largest ones).
 LEGEND_CLASSES = 12
+#: Smallest width of a picture of an image row (pixels); smaller pictures are enlarged to it without smoothing.
+MIN_PANEL_WIDTH = 320
+#: Smallest width of a crop on a part's card (pixels): crops are enlarged by the smallest whole factor reaching it.
+CROP_DISPLAY = 256
+
+
+class Html(str):
+    """Text that is already HTML: put on the page as it is (other text is escaped)."""
+
+
+def _text(value):
+    return value if isinstance(value, Html) else html.escape(value)
 
 
 @dataclass
@@ -39,13 +58,31 @@ class Panel:
         title (str): Shown under the picture.
         src (str): Path of the full-size PNG relative to the page, POSIX separators (opened on click).
         thumb (str | None): Path of the thumbnail shown on the page; None: ``src``.
-        size (tuple[int, int] | None): (width, height) of the picture in pixels, when known: reserves its place on
-            the page before it loads.
+        size (tuple[int, int] | None): (width, height) in pixels of the picture shown (the thumbnail), when known:
+            reserves its place on the page before it loads, and the panel is never wider than it (unless it is
+            narrower than :data:`MIN_PANEL_WIDTH`).
+        scale (str | None): The colour bar drawn under the picture: ``'heat'`` or ``'diff'`` (the symbols of
+            :func:`desra.report.charts.colour_scales_svg`, which the page must hold); None: none.
     """
     title: str
     src: str
     thumb: Optional[str] = None
     size: Optional[Tuple[int, int]] = None
+    scale: Optional[str] = None
+
+
+@dataclass
+class Comparison:
+    """Two pictures of one scene, of one size, under a slider: ``before`` is shown left of the handle, ``after``
+    right of it.
+
+    Attributes:
+        title (str): Shown under the slider.
+        before, after (Panel): The pictures; their titles label the two sides.
+    """
+    title: str
+    before: Panel
+    after: Panel
 
 
 @dataclass
@@ -55,13 +92,24 @@ class PartView:
     Attributes:
         label (str): e.g. ``'part 1'``.
         severity (float): See :data:`desra.report.parts.SEVERITY_DEFINITION`.
-        facts (list[tuple[str, str]]): Figures shown with the part (area, strength, ...).
-        crops (list[Panel]): Side-by-side crops (before / after / MSE-SR); the first is the thumbnail.
+        facts (list[tuple[str, str]]): Figures shown with the part (area, box, ...).
+        crops (list[Panel]): The crops (before / after / MSE-SR / LR); the first ``shown`` are side by side on its
+            card, all of them in its zoom.
+        strength (float | None): Its two factors of the severity: strength (0..1) ...
+        share (float | None): ... and share of the image (0..1).
+        compare (Comparison | None): The slider of its zoom (plain crops).
+        note (str): How the crop window frames the part.
+        shown (int): Crops on its card.
     """
     label: str
     severity: float
     facts: List[Tuple[str, str]]
     crops: List[Panel]
+    strength: Optional[float] = None
+    share: Optional[float] = None
+    compare: Optional[Comparison] = None
+    note: str = ''
+    shown: int = 2
 
 
 @dataclass
@@ -71,8 +119,9 @@ class ReportRow:
     Attributes:
         name (str): The image's name.
         severity (float): Sort key of the row (worst first): the sum of its parts' severities.
-        facts (list[tuple[str, str]]): Figures shown under the name.
-        panels (list[Panel]): Pictures (LR, MSE-SR, GAN-SR with mask, heat map, ...), shown on one line.
+        facts (list[tuple[str, str]]): Figures shown under the name (keys and values may be :class:`Html`).
+        panels (list[Panel | Comparison]): Pictures (overlays, heat maps, sliders, LR, MSE-SR, ...), in a grid of
+            two columns: pictures to compare go in pairs.
         parts (list[PartView]): Its artifact parts, worst first.
         classes (list[dict]): The segmentation classes of the image (``index``, ``name``, ``pixels``, most pixels
             first, :func:`desra.report.figures.class_figures`), for the legend of its class map; empty: none.
@@ -80,119 +129,35 @@ class ReportRow:
     name: str
     severity: float
     facts: List[Tuple[str, str]]
-    panels: List[Panel]
+    panels: List[Union[Panel, Comparison]]
     parts: List[PartView] = field(default_factory=list)
     classes: List[dict] = field(default_factory=list)
 
 
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; background: #fafafa; }
-h1 { margin-bottom: .2em; }
-#load-status { font-weight: bold; }
-#load-status.bad { color: #b00020; }
-nav.pages { margin: .8em 0; }
-nav.pages a, nav.pages b { margin-right: .5em; }
-section.head { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; margin-bottom: 1em; }
-section.head > div { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .6em 1em; }
-section.head h3 { margin: .2em 0 .5em 0; font-size: 1em; }
-table.summary { border-collapse: collapse; }
-table.summary td, table.summary th { border: 1px solid #ccc; padding: .25em .6em; text-align: left; }
-table.summary td { text-align: right; font-variant-numeric: tabular-nums; }
-.legend-note { font-size: .85em; color: #555; max-width: 36em; margin: .2em 0; }
-article { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 1em; margin: 1.2em 0; }
-article h2 { margin: 0 0 .3em 0; font-size: 1.15em; }
-.facts { color: #555; margin: .2em 0 .8em 0; }
-.facts span { margin-right: 1.2em; white-space: nowrap; }
-.panels { display: flex; gap: .6em; overflow-x: auto; align-items: flex-start; }
-.panels figure { flex: 1 1 0; min-width: 120px; max-width: 420px; }
-figure { margin: 0; }
-figure img { width: 100%; height: auto; display: block; box-sizing: border-box; border: 1px solid #ccc;
-             background: #000; }
-figcaption { font-size: .85em; color: #444; margin-top: .2em; }
-.classes { display: flex; flex-wrap: wrap; gap: .2em 1em; font-size: .8em; color: #444; margin-top: .5em; }
-.swatch { display: inline-block; width: .9em; height: .9em; border: 1px solid #888; vertical-align: -.1em;
-          margin-right: .3em; }
-.parts { display: flex; flex-wrap: wrap; gap: .8em; margin-top: 1em; }
-a.part { display: block; width: 150px; text-decoration: none; color: #222; font-size: .8em; }
-a.part img { width: 150px; height: 150px; object-fit: contain; background: #000; image-rendering: pixelated; }
-.zoom { display: none; position: fixed; inset: 0; z-index: 10; background: rgba(0, 0, 0, .95); color: #eee;
-        padding: 2em; overflow: auto; }
-.zoom:target { display: block; }
-.zoom .close { position: fixed; top: .4em; right: .8em; color: #fff; font-size: 2em; text-decoration: none; }
-.zoom .crops { display: flex; gap: 1em; flex-wrap: wrap; justify-content: center; }
-.zoom figure { flex: 1 1 0; min-width: 200px; max-width: 45vw; }
-.zoom figure img { image-rendering: pixelated; }
-.zoom figcaption { color: #ddd; font-size: 1em; text-align: center; }
-.failures li { color: #b00020; white-space: pre-wrap; font-family: monospace; }
-"""
+#: The word "severity", linked to its definition (shown on every page).
+SEVERITY_LINK = Html('<a class="def" href="#severity-definition">severity</a>')
 
-#: In <head>: records script errors and pictures that fail to load, before the page's pictures start loading.
-WATCH_SCRIPT = """
-var reportErrors = [], brokenPictures = [];
-window.addEventListener('error', function (event) {
-  var target = event.target;
-  if (target && target.tagName === 'IMG') {
-    brokenPictures.push(target.getAttribute('src'));
-    var status = document.getElementById('load-status');
-    if (status) {
-      status.className = 'bad';
-      status.textContent = brokenPictures.length + ' picture(s) could not be loaded: ' + brokenPictures.join(', ');
-    }
-  } else {
-    reportErrors.push(event.message);
-  }
-}, true);
-"""
 
-#: At the end of <body>: the ``?check`` mode (module docstring).
-CHECK_SCRIPT = """
-(function () {
-  var body = document.body;
-  var check = /[?&]check([=&]|$)/.test(window.location.search);
-  var probes = [];
-  if (check) {
-    var urls = [];
-    Array.prototype.forEach.call(document.querySelectorAll('img[src], a.picture[href]'), function (node) {
-      var url = node.getAttribute(node.tagName === 'IMG' ? 'src' : 'href');
-      if (urls.indexOf(url) < 0) { urls.push(url); }
-    });
-    var box = document.createElement('div');
-    box.hidden = true;
-    urls.forEach(function (url) {
-      var probe = document.createElement('img');
-      probe.setAttribute('src', url);
-      probes.push(probe);
-      box.appendChild(probe);
-    });
-    body.appendChild(box);  // before the load event, which waits for these pictures
-  }
-  window.addEventListener('load', function () {
-    var status = document.getElementById('load-status');
-    if (check) {
-      var broken = probes.filter(function (img) { return !(img.complete && img.naturalWidth > 0); });
-      if (broken.length) {
-        status.className = 'bad';
-        status.textContent = broken.length + ' of ' + probes.length + ' pictures could not be loaded: ' +
-          broken.map(function (img) { return img.getAttribute('src'); }).join(', ');
-      } else {
-        status.textContent = 'All ' + probes.length + ' pictures loaded.';
-      }
-      var wrapped = Array.prototype.filter.call(document.querySelectorAll('.panels'), function (row) {
-        var tops = Array.prototype.map.call(row.children, function (figure) {
-          return Math.round(figure.getBoundingClientRect().top);
-        });
-        return tops.some(function (top) { return top !== tops[0]; }) || row.scrollWidth > row.clientWidth + 1;
-      });
-      body.setAttribute('data-images-loaded', probes.length - broken.length);
-      body.setAttribute('data-images-broken', broken.length);
-      body.setAttribute('data-width', window.innerWidth);
-      body.setAttribute('data-wrapped-rows', wrapped.length);
-    }
-    if (reportErrors.length) { body.setAttribute('data-errors', reportErrors.join('\\n')); }
-    body.setAttribute('data-ready', '1');
-  });
-})();
-"""
+def severity_percent(severity):
+    """A severity (0..1) as text in percent of the image, e.g. ``'0.877 %'``."""
+    return format_figure(None if severity is None else 100 * severity, '{:.3g} %')
+
+
+def severity_fact(severity, after=None):
+    """The (key, value) fact of an image's severity (the sum over its parts), linked to its definition; with
+    ``after``: the fine-tuned result's beside it."""
+    value = f'<b>{severity_percent(severity)}</b> of the image (its parts summed)'
+    if after is not None:
+        value = f'<b>{severity_percent(severity)}</b> &rarr; <b>{severity_percent(after)}</b> after fine-tuning'
+    return SEVERITY_LINK, Html(value)
+
+
+def part_severity(part):
+    """The severity of a :class:`PartView` in words: ``severity 0.877 % = strength 0.31 x 2.83 % of the image``."""
+    text = f'{SEVERITY_LINK} <b>{severity_percent(part.severity)}</b>'
+    if part.strength is not None and part.share is not None:
+        text += f' = strength {part.strength:.2f} &times; {100 * part.share:.3g} % of the image'
+    return Html(text)
 
 
 def format_value(value):
@@ -303,7 +268,8 @@ def class_table(totals, titles):
 
 
 def _facts(facts):
-    return ' '.join(f'<span>{html.escape(key)}: <b>{html.escape(format_value(value))}</b></span>'
+    return ' '.join(f'<span>{_text(key)}: '
+                    + (value if isinstance(value, Html) else f'<b>{html.escape(format_value(value))}</b>') + '</span>'
                     for key, value in facts)
 
 
@@ -313,15 +279,84 @@ def _url(path):
     return html.escape(quote(path))
 
 
-def _figure(panel, link=True):
-    """A panel as a figure: its thumbnail linked to the full-size picture, or (``link=False``, the zoomed crops)
-    the full-size picture itself."""
+def _img(panel, src, extra=''):
     size = f' width="{panel.size[0]}" height="{panel.size[1]}"' if panel.size else ''
-    img = (f'<img src="{_url((panel.thumb or panel.src) if link else panel.src)}" loading="lazy"{size} '
-           f'alt="{html.escape(panel.title)}">')
-    if link:
-        img = f'<a class="picture" href="{_url(panel.src)}">{img}</a>'
-    return f'<figure>{img}<figcaption>{html.escape(panel.title)}</figcaption></figure>'
+    return f'<img{extra} src="{_url(src)}" loading="lazy"{size} alt="{html.escape(panel.title)}">'
+
+
+def _panel_style(panel):
+    """The figure's attributes: never wider than its picture (plus the border), unless narrower than
+    MIN_PANEL_WIDTH, then enlarged without smoothing."""
+    if not panel.size:
+        return ''
+    width = panel.size[0] + 2
+    return f' class="up" style="max-width:{MIN_PANEL_WIDTH}px"' if width < MIN_PANEL_WIDTH \
+        else f' style="max-width:{width}px"'
+
+
+def _colour_bar(panel):
+    return f'<svg class="colour-bar" role="img" aria-label="colour scale"><use href="#scale-{panel.scale}"/></svg>' \
+        if panel.scale else ''
+
+
+def _figure(panel):
+    """A picture of an image row: its thumbnail linked to the full-size picture, its colour bar, its title."""
+    img = f'<a class="picture" href="{_url(panel.src)}">{_img(panel, panel.thumb or panel.src)}</a>'
+    return f'<figure{_panel_style(panel)}>{img}{_colour_bar(panel)}<figcaption>{html.escape(panel.title)}' \
+           '</figcaption></figure>'
+
+
+def _slider(comparison, zoomed=False):
+    """A comparison slider: ``after`` below, ``before`` on top clipped to the handle's left (the page's thumbnails,
+    with links to both pictures; ``zoomed``: the pictures themselves, in a part's zoom)."""
+    before, after = comparison.before, comparison.after
+    source = (lambda panel: panel.src) if zoomed else (lambda panel: panel.thumb or panel.src)
+    label = f'{before.title} | {after.title}'
+    links = '' if zoomed else (f' (left | right; drag, or the arrow keys; full size: <a class="picture" '
+                               f'href="{_url(before.src)}">left</a>, <a class="picture" href="{_url(after.src)}">'
+                               'right</a>)')
+    top = _img(before, source(before), ' class="top"')
+    return (f'<figure class="compare"{"" if zoomed else _panel_style(before)}><div class="slider">'
+            f'{_img(after, source(after))}{top}'
+            f'<span class="tag l">{html.escape(before.title)}</span><span class="tag r">{html.escape(after.title)}'
+            f'</span><input type="range" min="0" max="100" value="50" aria-label="{html.escape(label)}"></div>'
+            f'<figcaption>{html.escape(comparison.title)}{links}</figcaption></figure>')
+
+
+def _picture(item):
+    return _slider(item) if isinstance(item, Comparison) else _figure(item)
+
+
+def _crop_figure(crop, href=None):
+    """A crop as it is, on a part's card (``href``: its zoom; enlarged by a whole factor to at least CROP_DISPLAY
+    pixels) or in the zoom."""
+    img = _img(crop, crop.src)
+    if href is None:
+        return f'<figure>{img}<figcaption>{html.escape(crop.title)}</figcaption></figure>'
+    style = ''
+    if crop.size:
+        style = f' style="width:{crop.size[0] * math.ceil(CROP_DISPLAY / crop.size[0])}px"'
+    return f'<figure{style}><a href="{href}">{img}</a><figcaption>{html.escape(crop.title)}</figcaption></figure>'
+
+
+def _part_card(zoom, part):
+    facts = f'<p class="facts">{_facts(part.facts)}</p>' if part.facts else ''
+    note = f'{html.escape(part.note)}; ' if part.note else ''
+    return (f'<div class="part"><h3><a href="#{zoom}">{html.escape(part.label)}</a>: {part_severity(part)}</h3>'
+            '<div class="pair">' + ''.join(_crop_figure(crop, f'#{zoom}') for crop in part.crops[:part.shown])
+            + f'</div>{facts}<p class="facts">Crops: {note}<a href="#{zoom}">zoom</a></p></div>')
+
+
+def _zoom(zoom, anchor, name, part):
+    title = f'{name}: {part.label}'
+    crops = [_crop_figure(crop) for crop in part.crops]
+    if part.compare:
+        crops.insert(0, _slider(part.compare, zoomed=True))
+    return (f'<div class="zoom" id="{zoom}" role="dialog" aria-label="{html.escape(title)}">'
+            f'<a class="close" href="#{anchor}" title="close (Esc)">&times;</a><h2>{html.escape(title)}</h2>'
+            f'<p class="facts"><span>{part_severity(part)}</span> {_facts(part.facts)}</p>'
+            + (f'<p class="note">{html.escape(part.note)}</p>' if part.note else '')
+            + '<div class="crops">' + ''.join(crops) + '</div></div>')
 
 
 def _percent(part, total):
@@ -343,24 +378,13 @@ def _class_legend(classes):
 def _row(index, row):
     anchor = f'img-{index}'
     out = [f'<article id="{anchor}">', f'<h2>{html.escape(row.name)}</h2>', f'<p class="facts">{_facts(row.facts)}</p>',
-           '<div class="panels">', *(_figure(panel) for panel in row.panels), '</div>']
+           '<div class="panels">', *(_picture(panel) for panel in row.panels), '</div>']
     if row.classes:
         out.append(_class_legend(row.classes))
     if row.parts:
-        out.append('<div class="parts">')
-        for part_index, part in enumerate(row.parts, 1):
-            zoom = f'zoom-{index}-{part_index}'
-            thumb = part.crops[0]
-            out.append(f'<a class="part" href="#{zoom}"><img src="{_url(thumb.thumb or thumb.src)}" loading="lazy" '
-                       f'alt="{html.escape(part.label)}">{html.escape(part.label)}, '
-                       f'severity {format_value(part.severity)}</a>')
-        out.append('</div>')
-        for part_index, part in enumerate(row.parts, 1):
-            out += [f'<div class="zoom" id="zoom-{index}-{part_index}">',
-                    f'<a class="close" href="#{anchor}" title="close">&times;</a>',
-                    f'<h2>{html.escape(row.name)}: {html.escape(part.label)}</h2>',
-                    f'<p class="facts">{_facts([("severity", part.severity)] + list(part.facts))}</p>',
-                    '<div class="crops">', *(_figure(crop, link=False) for crop in part.crops), '</div></div>']
+        zooms = [f'zoom-{index}-{part_index}' for part_index in range(1, len(row.parts) + 1)]
+        out += ['<div class="parts">', *(_part_card(zoom, part) for zoom, part in zip(zooms, row.parts)), '</div>']
+        out += [_zoom(zoom, anchor, row.name, part) for zoom, part in zip(zooms, row.parts)]
     out.append('</article>')
     return '\n'.join(out)
 
@@ -388,16 +412,25 @@ def _navigation(number, count, first_row, rows_on_page, total_rows):
             f'page {number} of {count}: ' + ' '.join(links) + '</nav>')
 
 
-def render_pages(title, rows, header=(), legend='', notes=(), failures=(), rows_per_page=DEFAULT_ROWS_PER_PAGE):
+#: The severity definition, on every page (opened by any "severity" link).
+SEVERITY_POPUP = ('<div class="zoom popup" id="severity-definition" role="dialog" aria-label="severity">'
+                  '<a class="close back" href="#" title="close (Esc)">&times;</a><h2>Severity</h2>'
+                  f'<p>{html.escape(SEVERITY_DEFINITION)}</p></div>')
+
+
+def render_pages(title, rows, header=(), scales='', notes=(), failures=(), warnings=(),
+                 rows_per_page=DEFAULT_ROWS_PER_PAGE):
     """The HTML text of a report's pages.
 
     Args:
         title (str): Page title.
         rows (list[ReportRow]): Images; shown by decreasing severity (ties by name), ``rows_per_page`` a page.
         header (list[tuple[str, str]]): (heading, HTML) blocks shown on the first page: summary table, plots, ...
-        legend (str): HTML shown on every page above the rows (the heat maps' colour bar).
+        scales (str): HTML put on every page: the colour bars' symbols that panels with a ``scale`` use
+            (:func:`desra.report.charts.colour_scales_svg`).
         notes (list[str]): Paragraphs explaining the pictures (plain text); the severity definition is added.
         failures (list[Failure]): Images that were skipped, shown with their messages on the first page.
+        warnings (list[str]): Sentences shown prominently at the top of every page (misuse, nothing removed).
         rows_per_page (int): Image rows per page (>= 1).
 
     Returns:
@@ -405,6 +438,8 @@ def render_pages(title, rows, header=(), legend='', notes=(), failures=(), rows_
     """
     rows = sorted(rows, key=lambda row: (-row.severity, row.name))
     count = max(1, math.ceil(len(rows) / rows_per_page))
+    warning_block = ('<div class="warnings" role="alert">' + ''.join(
+        f'<p><b>Warning:</b> {html.escape(warning)}</p>' for warning in warnings) + '</div>') if warnings else ''
     pages = []
     for number in range(1, count + 1):
         first = (number - 1) * rows_per_page
@@ -413,7 +448,7 @@ def render_pages(title, rows, header=(), legend='', notes=(), failures=(), rows_
         parts = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
                  '<meta name="viewport" content="width=device-width, initial-scale=1">',
                  f'<title>{html.escape(heading)}</title><style>{STYLE}</style><script>{WATCH_SCRIPT}</script>'
-                 '</head><body>', f'<h1>{html.escape(heading)}</h1>', '<p id="load-status"></p>']
+                 '</head><body>', f'<h1>{html.escape(heading)}</h1>', warning_block, '<p id="load-status"></p>']
         if number == 1:
             if header:
                 parts.append('<section class="head">' + ''.join(
@@ -421,15 +456,18 @@ def render_pages(title, rows, header=(), legend='', notes=(), failures=(), rows_
                     + '</section>')
             parts.append('<details><summary>How to read this page</summary>'
                          + ''.join(f'<p>{html.escape(note)}</p>' for note in [*notes, SEVERITY_DEFINITION])
-                         + '<p>Click a picture to open it at full size; click a part to compare its crops side by '
-                         'side.</p></details>')
+                         + '<p>Click a picture to open it at full size; drag a slider (or focus it and use the '
+                         'arrow keys) to compare two results, the left one shown left of the handle; click a part to '
+                         'open its zoom (Esc closes it): all its crops, the LR one too, and a slider. Crops show a '
+                         'square window of 1:1 pixels, enlarged without smoothing.</p>'
+                         '</details>')
             if failures:
                 parts.append(f'<h2>{len(failures)} image(s) skipped</h2><ul class="failures">'
                              + ''.join(f'<li>{html.escape(str(failure))}</li>' for failure in failures) + '</ul>')
         navigation = _navigation(number, count, first + 1, len(page_rows), len(rows))
-        parts += [legend, navigation]
+        parts += [scales, SEVERITY_POPUP, navigation]
         parts += [_row(index, row) for index, row in enumerate(page_rows, first + 1)]
-        parts += [navigation, f'<script>{CHECK_SCRIPT}</script>', '</body></html>']
+        parts += [navigation, f'<script>{PAGE_SCRIPT}</script>', '</body></html>']
         pages.append((page_name(number), '\n'.join(parts) + '\n'))
     return pages
 

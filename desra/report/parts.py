@@ -9,6 +9,9 @@ the MSE-SR result's, i.e. where artifacts are likely), so the first factor (the 
 clearly the part is an artifact and the second (the *share*, in [0, 1]) how much of the image it covers. The
 severity of an image is the sum over its parts, i.e. the strength summed over all mask pixels divided by the image
 area.
+
+The crops of a part on the report pages show a square window around it (:func:`crop_box`): the part with some
+context, or the strongest region of a part too large for the window.
 """
 from dataclasses import asdict, dataclass
 
@@ -17,13 +20,14 @@ import numpy as np
 
 from desra.detection.contrast import embed_interior
 
-#: Text of the severity definition, shown on the report pages.
+#: Text of the severity definition, shown on the report pages (every severity there links to it).
 SEVERITY_DEFINITION = (
-    'Severity of an artifact part = mean(1 - adjusted) over the part\'s pixels x (part area / image area), where '
-    '"adjusted" is the semantics-adjusted contrast map (clipped to [0, 1]; low = the GAN-SR texture departs from '
-    'the MSE-SR one). The first factor (strength, 0..1) says how clearly the part is an artifact, the second '
-    '(share, 0..1) how much of the image it covers. An image\'s severity is the sum over its parts. Parts and '
-    'images are listed worst first.')
+    'Severity of an artifact part, in % of the image = strength x share. The strength (0..1) is the mean of '
+    '1 - adjusted over the part\'s pixels, where "adjusted" is the semantics-adjusted contrast map (clipped to '
+    '[0, 1]; low = the GAN-SR texture departs from the MSE-SR one): how clearly the part is an artifact. The share is '
+    'the part\'s area / the image\'s area: how much of the image it covers. So a part covering 2 % of the image with '
+    'strength 0.5 has severity 1 %, as has a part covering 1 % with strength 1. An image\'s severity is the sum over '
+    'its parts: its artifact area weighted by strength. Images and parts are listed worst first.')
 
 
 @dataclass
@@ -85,29 +89,51 @@ def measure_parts(mask, adjusted):
     return sorted(parts, key=lambda part: part.severity, reverse=True)
 
 
-def crop_box(bbox, shape, margin=0.25, min_size=48):
-    """A window around a part for side-by-side crops.
+#: Sides of the square crop window around a part (pixels): the smallest that holds the part with its margin.
+CROP_SIDES = (64, 96, 128, 192)
+
+
+def crop_box(bbox, shape, weights=None, margin=0.25, sides=CROP_SIDES):
+    """A square window around a part, for crops shown side by side at 1:1 or enlarged (never letterboxed).
+
+    Its side is the smallest of ``sides`` that holds the part's larger side plus ``margin`` of it on each side (at
+    least 8 pixels), else the largest, and at most the image's shorter side. A part that fits in the window gets it
+    centred on it (shifted inside the image). A part that does not (larger than the window, or as wide as the
+    image) gets the window that holds the most of ``weights`` inside the part's box, ties broken by the distance to
+    the part's centre: with ``weights`` = strength map x mask, the part's strongest region.
 
     Args:
         bbox (tuple[int, int, int, int]): x, y, width, height of the part.
         shape (tuple[int, int]): (H, W) of the image.
-        margin (float): Context added on each side, as a share of the part's larger side (at least 8 pixels).
-        min_size (int): Smallest side of the window in pixels (when the image is that large).
+        weights (np.ndarray | None): float (H, W), >= 0; None: a part larger than the window gets it centred.
+        margin (float): Context added on each side, as a share of the part's larger side.
+        sides (tuple[int, ...]): The window sides to choose from, increasing (pixels).
 
     Returns:
-        tuple[int, int, int, int]: x0, y0, x1, y1 (exclusive), inside the image.
+        tuple[int, int, int, int]: x0, y0, x1, y1 (exclusive), inside the image, with x1 - x0 == y1 - y0.
     """
     x, y, w, h = bbox
-    pad = max(8, int(round(margin * max(w, h))))
     height, width = shape
+    needed = max(w, h) + 2 * max(8, int(round(margin * max(w, h))))
+    side = min(next((side for side in sides if side >= needed), sides[-1]), height, width)
+    if (w > side or h > side) and weights is not None:
+        x0, y0 = _strongest_window(weights, bbox, side)
+    else:
+        x0 = min(max(0, x + w // 2 - side // 2), width - side)
+        y0 = min(max(0, y + h // 2 - side // 2), height - side)
+    return int(x0), int(y0), int(x0 + side), int(y0 + side)
 
-    def span(start, length, limit):
-        lo, hi = start - pad, start + length + pad
-        grow = max(0, min(min_size, limit) - (hi - lo))
-        lo, hi = lo - grow // 2, hi + grow - grow // 2
-        shift = max(0, -lo) - max(0, hi - limit)
-        return max(0, lo + shift), min(limit, hi + shift)
 
-    x0, x1 = span(x, w, width)
-    y0, y1 = span(y, h, height)
-    return x0, y0, x1, y1
+def _strongest_window(weights, bbox, side):
+    """Top-left corner of the ``side`` x ``side`` window inside the image holding the most of ``weights`` within
+    ``bbox``; among equal sums (to 1e-9 of the largest), the one whose centre is nearest the box's centre."""
+    x, y, w, h = bbox
+    inside = np.zeros(weights.shape, np.float64)
+    inside[y:y + h, x:x + w] = weights[y:y + h, x:x + w]
+    table = np.pad(inside.cumsum(axis=0).cumsum(axis=1), ((1, 0), (1, 0)))  # table[i, j] = sum of inside[:i, :j]
+    sums = table[side:, side:] - table[:-side, side:] - table[side:, :-side] + table[:-side, :-side]
+    top, left = np.mgrid[:sums.shape[0], :sums.shape[1]]
+    distance = (left + side / 2 - (x + w / 2)) ** 2 + (top + side / 2 - (y + h / 2)) ** 2
+    best = np.flatnonzero(sums.ravel() >= sums.max() - 1e-9 * max(1.0, abs(sums.max())))
+    index = best[np.argmin(distance.ravel()[best])]
+    return index % sums.shape[1], index // sums.shape[1]

@@ -7,8 +7,8 @@ current directory), and for training ``--auto_resume``, ``--debug`` and basicsr'
 
 Safety (issue 10): option files and ``--force_yml`` values are read by a safe YAML loader (no Python objects, no
 ``eval``); ``name`` must be a plain folder name; every key is checked against what the command reads
-(:mod:`desra.utils.option_schema`); outputs may not overlap inputs and every input must exist
-(:mod:`desra.utils.preflight`) before a folder is created.
+(:mod:`desra.config.schema`); outputs may not overlap inputs and every input must exist
+(:mod:`desra.config.preflight`) before a folder is created.
 """
 import argparse
 import os
@@ -21,12 +21,11 @@ import yaml
 from basicsr.utils import set_random_seed
 from basicsr.utils.dist_util import get_dist_info, init_dist
 
-from desra.utils.img_io import set_max_image_pixels
-from desra.utils.option_schema import OptionError, check_options
-from desra.utils.registry import import_user_modules
-
-#: The repository root (scripts and tests find the shipped files with it); runs go under ``--root``.
-ROOT_PATH = osp.abspath(osp.join(osp.dirname(__file__), osp.pardir, osp.pardir))
+from desra.config.layout import output_folders
+from desra.config.preflight import check_inputs_exist, check_outputs_apart
+from desra.config.schema import OptionError, check_options
+from desra.io.images import set_max_image_pixels
+from desra.registry import import_user_modules
 
 
 class SafeOrderedLoader(yaml.SafeLoader):
@@ -133,13 +132,6 @@ def check_num_gpu(opt, option_file):
                          'use num_gpu: 0 (CPU) or auto')
 
 
-def resolve_device(opt):
-    """The torch device for ``opt['num_gpu']`` (0 = CPU; ``auto`` must already be resolved)."""
-    if opt['num_gpu'] == 0:
-        return torch.device('cpu')
-    return torch.device('cuda', torch.cuda.current_device())
-
-
 def build_parser(description, command):
     """basicsr's command line (``-opt``, ``--launcher``, ``--local_rank``, ``--force_yml``; for training also
     ``--auto_resume`` and ``--debug``) plus ``--root``."""
@@ -192,28 +184,21 @@ def _training_paths(opt, root):
         opt['logger']['save_checkpoint_freq'] = 8
 
 
-def output_folders(opt, command):
-    """``(what, folder)`` of every folder ``command`` writes."""
-    if command == 'train':
-        return [('experiments folder', opt['path']['experiments_root']), ('tb_logger folder', opt['path']['tb_logger'])]
-    return [('results folder', opt['path']['run_root'])]
-
-
 def parse_command_options(description, command, args=None, root_path=None, preflight=True):
-    """Parse the command line and option file of a DeSRA command, check them, and make its output folder.
+    """Parse the command line and option file of a DeSRA command and check them; nothing is written.
 
-    Order (nothing is written before the last step): read the YAML safely, apply ``--force_yml``, check every key
-    against the command's schema, set the paths, refuse outputs overlapping inputs, look for every input
-    (``preflight``), then create ``path.run_root`` (not for ``train``: ``desra/train.py`` first finds the state to
-    resume from, which decides which weights are needed, then runs the preflight and makes its folders).
+    Order: read the YAML safely, apply ``--force_yml``, check every key against the command's schema, set the paths,
+    refuse outputs overlapping inputs, look for every input (``preflight``; not for ``train``: the training run
+    first finds the state to resume from, which decides which weights are needed, then runs the preflight). The
+    command's run makes its folder once it has checked what only it can (images to pair, networks to build).
 
     Args:
         description (str): The command's one-line help.
         command (str): ``detect``, ``build_dataset``, ``train``, ``test`` or ``infer`` (selects the option schema,
-            :data:`desra.utils.option_schema.COMMAND_SCHEMAS`).
+            :data:`desra.config.schema.COMMAND_SCHEMAS`).
         args (list[str] | None): Command-line words (default: ``sys.argv[1:]``).
         root_path (str | None): Default of ``--root`` (None: the current directory).
-        preflight (bool): Look for the inputs (and create ``run_root``) here.
+        preflight (bool): Look for the inputs here.
 
     Returns:
         tuple[dict, argparse.Namespace]: The options, with ``dist``, ``rank``, ``world_size``, a numeric
@@ -242,7 +227,7 @@ def parse_command_options(description, command, args=None, root_path=None, prefl
         opt['dist'] = False
     else:
         opt['dist'] = True
-        init_dist(args.launcher, **(opt.get('dist_params') or {}))  # gloo without CUDA (desra.utils.basicsr_compat)
+        init_dist(args.launcher, **(opt.get('dist_params') or {}))  # gloo without CUDA (desra.basicsr_compat)
     opt['rank'], opt['world_size'] = get_dist_info()
 
     num_gpu = opt.get('num_gpu', 'auto')
@@ -262,9 +247,7 @@ def parse_command_options(description, command, args=None, root_path=None, prefl
     else:
         opt['path']['results_root'] = opt['path'].get('results_root') or osp.join(root, 'results')
         opt['path']['run_root'] = osp.join(opt['path']['results_root'], opt['name'])
-    from desra.utils.preflight import check_inputs_exist, check_outputs_apart  # imports the detection package
     check_outputs_apart(opt, output_folders(opt, command), args.opt)
     if preflight and not is_train:
         check_inputs_exist(opt, command, args.opt)
-        os.makedirs(opt['path']['run_root'], exist_ok=True)
     return opt, args

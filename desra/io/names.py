@@ -7,17 +7,16 @@ import os
 import re
 from dataclasses import dataclass
 
-import cv2
-import torch
 import yaml
 
-from desra.utils.img_io import IMAGE_EXTENSIONS, list_images
-from desra.utils.paths import not_found
+from desra.io.images import IMAGE_EXTENSIONS, list_images
+from desra.io.paths import not_found
+from desra.io.records import OutputRecords, read_output_records
 
 
 @dataclass
 class Failure:
-    """An image that could not be processed.
+    """An image that could not be used or processed (the batch runtime's rules: :mod:`desra.batch.failures`).
 
     Attributes:
         name (str): The image's name (:func:`stem_of`).
@@ -30,29 +29,45 @@ class Failure:
         return f'{self.name}: {self.message}'
 
 
-#: Errors that fail one image, not the run: bad or unusable files (ValueError, with ImageReadError), and memory or
-#: decoder errors of one large or odd image.
-PER_IMAGE_ERRORS = (ValueError, MemoryError, cv2.error, torch.cuda.OutOfMemoryError)
-#: Failures listed in a summary before it says "... and N more".
-MAX_LISTED_FAILURES = 20
+#: Formats that cannot hold an alpha channel; RGBA inputs in them are written as PNG instead.
+NO_ALPHA_EXTENSIONS = ('.jpg', '.jpeg', '.bmp', '.ppm', '.pgm')
+#: Of those, the formats an RGBA input can come in (32-bit BMP): their output may be the PNG twin.
+ALPHA_TO_PNG_EXTENSIONS = ('.bmp',)
 
 
-def failure_of(name, error):
-    """The :class:`Failure` of image ``name`` for one of :data:`PER_IMAGE_ERRORS`."""
-    if isinstance(error, ValueError):
-        return Failure(name, str(error))
-    if isinstance(error, MemoryError):
-        return Failure(name, 'out of memory while processing it; lower max_image_pixels or the tile size')
-    reason = str(error).strip().splitlines()[-1] if str(error).strip() else ''
-    return Failure(name, f'{type(error).__name__}: {reason}')
+def output_name(path, has_alpha, suffix=''):
+    """The output's path for input ``path``: the same, ``<stem>_<suffix><ext>`` with a ``suffix`` (Real-ESRGAN's
+    naming), and as PNG when the image has alpha and the input's format cannot hold it."""
+    root, ext = os.path.splitext(path)
+    root = f'{root}_{suffix}' if suffix else root
+    return f'{root}.png' if has_alpha and ext.lower() in NO_ALPHA_EXTENSIONS else f'{root}{ext}'
 
 
-def capped_lines(lines, limit=MAX_LISTED_FAILURES, indent='  - '):
-    """The first ``limit`` of ``lines`` as an indented block, then ``... and N more`` when some were left out."""
-    shown = [f'{indent}{line}' for line in lines[:limit]]
-    if len(lines) > limit:
-        shown.append(f'{" " * len(indent)}... and {len(lines) - limit} more')
-    return '\n'.join(shown)
+def find_output(output_root, rel_path, suffix=''):
+    """The existing output for input ``rel_path`` (see :func:`output_name`), or None. The PNG twin counts only for
+    an input format that can hold alpha but whose output cannot (BMP): for a JPEG the PNG of that name is another
+    input's output."""
+    candidates = [output_name(rel_path, False, suffix)]
+    if os.path.splitext(rel_path)[1].lower() in ALPHA_TO_PNG_EXTENSIONS:
+        candidates.append(output_name(rel_path, True, suffix))
+    for candidate in candidates:
+        path = os.path.join(output_root, candidate)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def recorded_input_names(root):
+    """``{output rel path: input name}`` of the outputs that ``desra/infer.py`` made in ``root``, from the folder's
+    record (:class:`~desra.io.records.OutputRecords`): infer's output of ``photo.jpg`` is ``photo_out.jpg``
+    (``--suffix out``, Real-ESRGAN's default), which must pair with the other folders' ``photo``. Empty without a
+    record."""
+    _, outputs, _ = read_output_records(os.path.join(root, OutputRecords.FILE_NAME))
+    names = {}
+    for rel_path, suffix in outputs:
+        for has_alpha in (False, True):
+            names.setdefault(output_name(rel_path, has_alpha, suffix), stem_of(rel_path))
+    return names
 
 
 def stem_of(rel_path):
@@ -62,6 +77,10 @@ def stem_of(rel_path):
 
 def index_folder(root, label, extensions=None):
     """Map the name of every file under ``root`` (searched recursively) to its path.
+
+    A file's name is its relative path without extension (:func:`stem_of`), except for the outputs that
+    ``desra/infer.py`` made there: those are named after their inputs (:func:`recorded_input_names`), so that
+    infer's ``photo_out.png`` pairs with ``photo.png``.
 
     Args:
         root (str): The folder.
@@ -80,9 +99,10 @@ def index_folder(root, label, extensions=None):
         rel_paths = list_images(root, extensions=extensions)
     except FileNotFoundError:
         raise FileNotFoundError(f'{root}: {not_found(root, "folder")} ({label} images)') from None
+    input_names = recorded_input_names(root)
     by_name = {}
     for rel_path in rel_paths:
-        by_name.setdefault(stem_of(rel_path), []).append(os.path.join(root, rel_path))
+        by_name.setdefault(input_names.get(rel_path, stem_of(rel_path)), []).append(os.path.join(root, rel_path))
     index = {name: paths[0] for name, paths in by_name.items() if len(paths) == 1}
     failures = [Failure(name, f'several {label} files share this name: {", ".join(paths)}')
                 for name, paths in by_name.items() if len(paths) > 1]

@@ -1,12 +1,12 @@
 """Overlap a batch's reading, computing and writing: a prefetching loader thread and a background writer thread.
 
-A batch over images (:func:`desra.utils.batch.run_batch`) is, per image, read -> compute -> write. With the
+A batch over images (:func:`desra.batch.run.run_batch`) is, per image, read -> compute -> write. With the
 ``pipeline`` options (defaults below) the three overlap:
 
 * :class:`Prefetcher` runs ``load(item)`` (in LR mode: decode the LR image and make its SR results) for the next
   ``prefetch`` images on one background thread while the main thread works on the current one;
-* :class:`BackgroundWriter` takes over the file writes (:func:`desra.utils.img_io.write_image` /
-  :func:`~desra.utils.img_io.write_text`) made inside :meth:`BackgroundWriter.deferring` and performs them, in the
+* :class:`BackgroundWriter` takes over the file writes (:func:`desra.io.images.write_image` /
+  :func:`~desra.io.images.write_text`) made inside :meth:`BackgroundWriter.deferring` and performs them, in the
   order they were made, on one background thread; at most ``write_queue`` writes wait, so memory stays bounded.
 
 Each write stays atomic and an image's writes keep their order, so the file an image writes last (the detect
@@ -25,8 +25,8 @@ import contextvars
 import queue
 import threading
 
-from desra.utils.image_names import Failure
-from desra.utils.img_io import DEFERRED_WRITES
+from desra.io.images import DEFERRED_WRITES
+from desra.io.names import Failure
 
 #: The ``pipeline`` options and their defaults.
 DEFAULT_PIPELINE = {'prefetch': 2, 'write_queue': 8}

@@ -26,12 +26,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from desra.utils.paths import not_found
+from desra.io.paths import not_found
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-#: While set (by :meth:`desra.utils.pipeline.BackgroundWriter.deferring`), :func:`write_image` and
+#: While set (by :meth:`desra.batch.pipeline.BackgroundWriter.deferring`), :func:`write_image` and
 #: :func:`write_text` hand ``(function, path, data...)`` to it instead of writing: a background thread writes.
 DEFERRED_WRITES = contextvars.ContextVar('desra_deferred_writes', default=None)
 

@@ -21,9 +21,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file as load_safetensors
 from safetensors.torch import save_file as save_safetensors
 
-from desra.utils.hub import resolve_weights
-from desra.utils.img_io import atomic_output
-from desra.utils.paths import not_found
+from desra.io.images import atomic_output
+from desra.io.paths import not_found
+from desra.weights.hub import resolve_weights
 
 #: Keys tried in this order by ``param_key='auto'``: EMA weights first, as Real-ESRGAN's inference does.
 AUTO_PARAM_KEYS = ('params_ema', 'params', 'state_dict', 'model')
@@ -88,7 +88,7 @@ def load_state_dict(path, param_key='auto'):
 
     Args:
         path (str): Checkpoint file (``.pth``; ``.safetensors``, always a bare state dict), or a hub id
-            ``hf://owner/repo/file`` (:mod:`desra.utils.hub`).
+            ``hf://owner/repo/file`` (:mod:`desra.weights.hub`).
         param_key (str | tuple[str] | None): Key holding the state dict. ``'auto'`` picks the first of
             :data:`AUTO_PARAM_KEYS` present, else the file itself if it is a bare state dict. A tuple of keys picks
             the first of them the file has (e.g. :data:`EMA_OR_PLAIN_PARAM_KEYS`). ``None`` means the file is a bare

@@ -8,24 +8,29 @@ creates any folder.
 """
 import os
 
-from desra.detection import DATASET_LINKS
+from desra.config.layout import input_folders
+from desra.config.schema import OptionError
 from desra.detection.detector import DEFAULT_DETECTOR_OPT
 from desra.detection.segmenter import DESRA_RELEASE_URL, SegmenterWeightsError, check_segformer_weights
+from desra.io.paths import is_within, not_found, overlap, real_path
 from desra.losses.perceptual_loss import VGG19_FILENAME, VGG19_URL, find_vgg19_weights
-from desra.utils.hub import is_hub_id, resolve_weights
-from desra.utils.option_schema import OptionError
-from desra.utils.paths import input_folders, is_within, not_found, overlap, real_path
+from desra.weights.hub import is_hub_id, resolve_weights
 
+#: Where to download the DeSRA artifact dataset (the DeSRA README's links).
+DATASET_LINKS = ('https://drive.google.com/drive/folders/1jPTvXq_uJvpOaP5uCZ6unmb13Gt2naVC?usp=sharing (Google Drive)',
+                 'https://pan.baidu.com/s/1rwwEpATlPo9RFzTv6D7lBw?pwd=DGLF (Baidu Disk)')
 _REAL_ESRGAN = 'https://github.com/xinntao/Real-ESRGAN/releases/download'
 #: Where each known weight file comes from (by file name): the table the error messages use.
 WEIGHT_SOURCES = {
-    'RealESRGAN_x4plus.pth': f'`make weights` (offline), or {_REAL_ESRGAN}/v0.1.0/RealESRGAN_x4plus.pth',
+    'RealESRGAN_x4plus.pth': f'`desra-weights` (offline; `make weights` in a checkout), or '
+                             f'{_REAL_ESRGAN}/v0.1.0/RealESRGAN_x4plus.pth',
     'RealESRNet_x4plus.pth': f'{_REAL_ESRGAN}/v0.1.1/RealESRNet_x4plus.pth',
     'RealESRGAN_x4plus_netD.pth': f'{_REAL_ESRGAN}/v0.2.2.3/RealESRGAN_x4plus_netD.pth',
-    'RealESRGAN_x4plus_anime_6B.pth': f'`make weights` (offline), or '
+    'RealESRGAN_x4plus_anime_6B.pth': f'`desra-weights` (offline; `make weights` in a checkout), or '
                                       f'{_REAL_ESRGAN}/v0.2.2.4/RealESRGAN_x4plus_anime_6B.pth',
-    'realesr-animevideov3.pth': f'`make weights` (offline), or {_REAL_ESRGAN}/v0.2.5.0/realesr-animevideov3.pth',
-    'DemoMSE_x4plus.pth': '`make weights` (scripts/make_demo_mse_model.py compose)',
+    'realesr-animevideov3.pth': f'`desra-weights` (offline; `make weights` in a checkout), or '
+                                f'{_REAL_ESRGAN}/v0.2.5.0/realesr-animevideov3.pth',
+    'DemoMSE_x4plus.pth': '`desra-weights` (offline; `make weights` in a checkout): the demo\'s MSE model',
     VGG19_FILENAME: VGG19_URL,
 }
 #: The DeSRA release's weights of the paper's models, by role (its README's links).
@@ -45,6 +50,10 @@ FOLDER_SOURCES = {
     'dataroot_gan': f'GAN-SR images; the DeSRA dataset: {"; ".join(DATASET_LINKS)}',
     'dataroot_lq': f'LR images; the DeSRA dataset: {"; ".join(DATASET_LINKS)}',
 }
+#: Where the demo's options look for the demo data, and how a user gets it there.
+DEMO_DATA_FOLDER = os.path.join('datasets', 'demo')
+DEMO_DATA_SOURCE = ('the demo data: `desra-options demo` copies it into ./datasets/demo (a checkout has it; run from '
+                    'the folder that holds it)')
 #: The networks each command runs (LR mode of detect; always for test and infer).
 COMMAND_NETWORKS = {'detect': ('mse', 'gan'), 'test': ('mse', 'gan', 'finetuned'), 'infer': ('g',)}
 #: The ``datasets:`` entry each command reads its images from.
@@ -95,6 +104,7 @@ def _dataset_problems(opt, command):
         for key, value in dataset.items():
             if key.startswith('dataroot_') and value and not os.path.isdir(os.path.expanduser(value)):
                 source = (f'made by desra/build_dataset.py (its {key[len("dataroot_"):]}/ folder)' if phase == 'train'
+                          else DEMO_DATA_SOURCE if is_within(value, DEMO_DATA_FOLDER)
                           else FOLDER_SOURCES.get(key, 'a folder of images'))
                 why = not_found(os.path.expanduser(value), 'folder')
                 problems.append(f'datasets:{phase}:{key}: {value}: {why} ({source})')
@@ -186,7 +196,7 @@ def check_inputs_exist(opt, command, source, resuming=False):
     """Look for every input the options name; raise once with all the missing ones.
 
     Args:
-        opt (dict): The checked options (:func:`desra.utils.option_schema.check_options`).
+        opt (dict): The checked options (:func:`desra.config.schema.check_options`).
         command (str): ``detect``, ``build_dataset``, ``test``, ``infer`` or ``train``.
         source (str): The option file, for the message.
         resuming (bool): Training resumes from a state (which holds the weights of ``pretrain_network_g/d``).

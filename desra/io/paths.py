@@ -1,7 +1,7 @@
-"""How folders relate: the input folders an option set names, and whether one folder lies within another.
+"""How paths relate: whether one folder lies within another, and what a path is when it is not what a user named.
 
-One place for the checks that keep outputs apart from inputs (:mod:`desra.utils.preflight` before a run,
-:func:`desra.utils.batch.remove_output_folder` before deleting stale outputs, ``desra/infer.py``'s flag mode).
+One place for the checks that keep outputs apart from inputs (:mod:`desra.config.preflight` before a run,
+:func:`desra.batch.run.remove_output_folder` before deleting stale outputs, ``desra/infer.py``'s flag mode).
 Paths are compared after ``~`` expansion and symbolic-link resolution.
 """
 import os
@@ -21,18 +21,6 @@ def is_within(path, folder):
 def overlap(first, second):
     """Whether two folders are the same or one lies inside the other."""
     return is_within(first, second) or is_within(second, first)
-
-
-def input_folders(opt):
-    """``(key path, folder)`` of every ``dataroot_*`` string under ``datasets:`` (the folders a command reads)."""
-    folders = []
-    for phase, dataset in (opt.get('datasets') or {}).items():
-        if not isinstance(dataset, dict):
-            continue
-        for key, value in dataset.items():
-            if key.startswith('dataroot_') and isinstance(value, str) and value:
-                folders.append((f'datasets:{phase}:{key}', value))
-    return folders
 
 
 def not_found(path, kind='file'):

