@@ -23,6 +23,7 @@ restarts a resumed epoch from its beginning, and reloads the pretrained ``params
 import os
 import shutil
 import time
+import warnings
 from os import path as osp
 
 import torch
@@ -198,7 +199,12 @@ def train(opt, option_file):
             data_timer.record()
             current_iter += 1
             sampler_position += train_loader.batch_size
-            model.update_learning_rate(current_iter, warmup_iter=opt['train'].get('warmup_iter', -1))
+            with warnings.catch_warnings():
+                # basicsr steps its schedulers at the start of each iteration, before the optimizer, as its own
+                # train.py does: the schedule is basicsr's by design, and torch's warning about the order is noise
+                warnings.filterwarnings('ignore', message=r'Detected call of `lr_scheduler\.step\(\)` before',
+                                        category=UserWarning)
+                model.update_learning_rate(current_iter, warmup_iter=opt['train'].get('warmup_iter', -1))
             model.feed_data(train_data)
             model.optimize_parameters(current_iter)
             iter_timer.record()
