@@ -8,7 +8,10 @@ import yaml
 
 import desra  # noqa: F401,I001  (registrations, before basicsr)
 from basicsr.archs.rrdbnet_arch import RRDBNet
+from basicsr.data import build_dataset
+
 from desra import train
+from desra.archs.auto_arch import detect_network
 from desra.archs.frozen_features import FrozenFeatures, select_trained_params
 from desra.models.reference_twin_model import ReferenceTwinModel
 from desra.io.images import write_image
@@ -43,19 +46,21 @@ def make_photos(root, sizes=((96, 80), (72, 88))):
 
 
 def write_options(tmp_path, name, gan_path, mode='tail', network_g=None, **overrides):
-    """A tiny twin run: x4, gt_size 32, batch 2, 4 iterations, checkpoint and validation every 2."""
+    """A tiny twin run: x4, gt_size 32, batch 2, 4 iterations, checkpoint and validation every 2 (``overrides``:
+    ``a:b`` keys)."""
     opt = {
         'name': name, 'model_type': 'ReferenceTwinModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 3,
         'queue_size': 4,
         'datasets': {
             'train': {'name': 'hr', 'type': 'ReferenceTwinDataset', 'dataroot_gt': str(tmp_path / 'hr'),
-                      'io_backend': {'type': 'disk'}, 'gt_size': 32, 'num_worker_per_gpu': 0,
+                      'io_backend': {'type': 'disk'}, 'gt_size': 32, 'crop_pad_size': 48, 'num_worker_per_gpu': 0,
                       'batch_size_per_gpu': 2, 'dataset_enlarge_ratio': 4},
             'val': {'name': 'pairs', 'type': 'ReferenceTwinDataset', 'dataroot_gt': str(tmp_path / 'val_hr'),
                     'dataroot_lq': str(tmp_path / 'val_lr'), 'io_backend': {'type': 'disk'}}},
         'network_g': network_g or {'type': 'auto'},
         'path': {'pretrain_network_g': str(gan_path), 'strict_load_g': True},
-        'train': {'twin_mode': mode, 'trained_params': TINY_TAIL_SPANDREL if mode == 'tail' else None, 'feature_pool': 3,
+        'train': {'twin_mode': mode, 'trained_params': TINY_TAIL_SPANDREL if mode == 'tail' else None,
+                  'feature_pool': 3,
                   'ema_decay': 0.5, 'optim_g': {'type': 'Adam', 'lr': 1e-2, 'betas': [0.9, 0.99]},
                   'scheduler': {'type': 'MultiStepLR', 'milestones': [100], 'gamma': 0.5},
                   'total_iter': 4, 'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0}},
@@ -101,3 +106,112 @@ def test_tail_mode_trains_only_the_tail_and_writes_a_twin(tmp_path, gan_checkpoi
     summary = json.loads((tmp_path / 'experiments' / 'twin' / 'reference_twin.json').read_text())
     assert summary['checkpoint'] == str(models / 'net_g_latest.pth') and summary['twin_mode'] == 'tail'
     assert set(summary['validation']['pairs']) >= {'psnr', 'psnr_bicubic', 'worse_than_bicubic'}
+
+
+def test_replayed_features_give_the_networks_output_and_gradients():
+    net = RRDBNet(3, 3, scale=4, num_feat=8, num_block=3, num_grow_ch=4)
+    trained = select_trained_params(net, [r'body\.2\.', 'conv_body', 'conv_up', 'conv_hr', 'conv_last'])
+    assert trained[0] == 'body.2.rdb1.conv1.weight' and not net.conv_first.weight.requires_grad
+    frozen = FrozenFeatures(net)
+    lq = torch.rand(2, 3, 12, 10)
+    # the long skip reads conv_first's output and block 2 reads block 1's; block 0 only feeds block 1
+    assert frozen.probe(lq[:1]) == ['conv_first', 'body.1'] and frozen.skipped == ['body.0']
+    features = frozen.compute(lq)
+    assert {name: tuple(value.shape) for name, value in features.items()} == {'conv_first': (2, 8, 12, 10),
+                                                                              'body.1': (2, 8, 12, 10)}
+    net(lq).square().mean().backward()
+    expected = {name: p.grad.clone() for name, p in net.named_parameters() if p.requires_grad}
+    net.zero_grad()
+    with frozen.replaying(features):
+        output = net(lq)
+    output.square().mean().backward()
+    assert torch.equal(output, net(lq))
+    assert all(torch.allclose(p.grad, expected[name], atol=1e-7) for name, p in net.named_parameters()
+               if p.requires_grad)
+    assert not any('forward' in vars(module) for module in net.modules())  # the modules compute again
+
+
+def test_tail_mode_refuses_a_frozen_part_that_does_not_crop_with_the_input():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2, padding=1), torch.nn.Conv2d(4, 3 * 64, 1),
+                              torch.nn.PixelShuffle(8))
+    select_trained_params(net, [r'1\.'])
+    with pytest.raises(ValueError, match=r"frozen module 0 of network_g gives a \(1, 4, 8, 8\) output for a "
+                                         r"\(1, 3, 16, 16\) input"):
+        FrozenFeatures(net).probe(torch.zeros(1, 3, 16, 16))
+
+
+def test_the_default_tail_is_the_last_tenth_of_the_parameters():
+    net = RRDBNet(3, 3, scale=4, num_feat=8, num_block=3, num_grow_ch=4)
+    trained = select_trained_params(net)
+    sizes = {name: p.numel() for name, p in net.named_parameters()}
+    share = sum(sizes[name] for name in trained) / sum(sizes.values())
+    assert trained[-1] == 'conv_last.bias' and 0.1 <= share < 0.1 + max(sizes.values()) / sum(sizes.values())
+    with pytest.raises(ValueError, match="'nothing' matches no parameter of network_g"):
+        select_trained_params(net, ['nothing'])
+
+
+def test_a_pixel_loss_step_lowers_the_l1_loss_in_both_modes(tmp_path, gan_checkpoint):
+    make_photos(tmp_path)
+    from desra.config.options import parse_command_options
+    for mode in ('whole', 'tail'):
+        option_file = write_options(tmp_path, mode, gan_checkpoint, mode)
+        opt, _ = parse_command_options('twin', 'train', ['-opt', str(option_file)], root_path=str(tmp_path),
+                                       preflight=False)
+        model = ReferenceTwinModel(opt)
+        model.feed_data(next(iter(torch.utils.data.DataLoader(build_dataset(opt['datasets']['train']),
+                                                              batch_size=2))))
+        losses = []
+        for step in range(1, 6):
+            model.optimize_parameters(step)
+            losses.append(model.get_current_log()['l_pix'])
+        assert losses[-1] < losses[0] * 0.9, (mode, losses)
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'scale': 2}, 'network_g is a x4 ESRGAN model but the option "scale" is 2'),
+    ({'datasets:train:gt_size': 128, 'datasets:train:crop_pad_size': 128},
+     r'0.png: 80x96 px is smaller than the crop datasets:train:gt_size 128'),
+    ({'datasets:train:dataroot_gt': 'EMPTY'}, 'no usable image'),
+    ({'train:gan_opt': {'type': 'GANLoss', 'gan_type': 'vanilla'}}, 'a reference twin trains with a pixel loss only'),
+])
+def test_bad_input_is_refused_in_one_line_before_any_folder(tmp_path, gan_checkpoint, change, message):
+    make_photos(tmp_path)
+    (tmp_path / 'empty').mkdir()
+    change = {key: str(tmp_path / 'empty') if value == 'EMPTY' else value for key, value in change.items()}
+    with pytest.raises(ValueError, match=message) as error:
+        run(tmp_path, write_options(tmp_path, 'refused', gan_checkpoint, **change))
+    assert '\n' not in str(error.value) and not (tmp_path / 'experiments').exists()
+
+
+def test_an_architecture_that_does_not_train_is_refused(tmp_path, gan_checkpoint, monkeypatch):
+    make_photos(tmp_path)
+    spandrel_class = type(detect_network(str(gan_checkpoint)))  # an architecture that runs for inference only:
+    forward = spandrel_class.forward
+    monkeypatch.setattr(spandrel_class, 'forward', lambda self, x: torch.no_grad()(forward)(self, x))
+    with pytest.raises(ValueError, match=r'network_g ESRGAN \(.*gan.pth\) cannot be trained: its output does not '
+                                         r'depend on its parameters'):
+        run(tmp_path, write_options(tmp_path, 'frozen', gan_checkpoint))
+    assert not (tmp_path / 'experiments').exists()
+
+
+@pytest.mark.parametrize('mode', ['tail', 'whole'])
+def test_an_interrupted_run_resumes_to_the_same_twin(tmp_path, gan_checkpoint, monkeypatch, mode):
+    make_photos(tmp_path)
+    assert run(tmp_path, write_options(tmp_path, 'unbroken', gan_checkpoint, mode)) == 0
+    optimize = ReferenceTwinModel.optimize_parameters
+
+    def interrupted(self, current_iter):
+        if current_iter == 3:
+            raise KeyboardInterrupt
+        optimize(self, current_iter)
+    monkeypatch.setattr(ReferenceTwinModel, 'optimize_parameters', interrupted)
+    option_file = write_options(tmp_path, 'broken', gan_checkpoint, mode)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, option_file)
+    monkeypatch.setattr(ReferenceTwinModel, 'optimize_parameters', optimize)
+    assert run(tmp_path, option_file, '--auto_resume') == 0
+    models = tmp_path / 'experiments'
+    unbroken = torch.load(models / 'unbroken' / 'models' / 'net_g_latest.pth', weights_only=True)
+    resumed = torch.load(models / 'broken' / 'models' / 'net_g_latest.pth', weights_only=True)
+    for key in ('params', 'params_ema'):
+        assert all(torch.equal(value, resumed[key][name]) for name, value in unbroken[key].items())

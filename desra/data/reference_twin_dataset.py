@@ -8,6 +8,8 @@
   the listed names (``datasets/demo/splits.yml`` with key ``finetune``, never the held-out images);
 * the degradation settings default to Real-ESRGAN's (``options/train_realesrnet_x4plus.yml`` of Real-ESRGAN,
   :data:`REAL_ESRGAN_KERNELS`); an option file sets any of them;
+* ``crop_pad_size`` (default 400, basicsr's fixed size) cuts each 400x400 HR crop to a smaller random square, which
+  the degradation then costs less on (it must hold ``gt_size``);
 * every sample draws its randomness from its own seed when the loader's sampler gives one
   (:class:`~desra.data.deterministic_sampler.DeterministicSampler`), so a resumed run sees the same samples.
 
@@ -83,15 +85,23 @@ class TwinTrainingImages(RealESRGANDataset):
         decides the sample's crop, flip and kernels (the global random states are left as they were)."""
         index, seed = item if isinstance(item, tuple) else (item, None)
         if seed is None:
-            return super().__getitem__(index)
+            return self.cropped(super().__getitem__(index))
         states = random.getstate(), np.random.get_state()
         random.seed(seed)
         np.random.seed(seed % 2**32)
         try:
-            return super().__getitem__(index)
+            return self.cropped(super().__getitem__(index))
         finally:
             random.setstate(states[0])
             np.random.set_state(states[1])
+
+    def cropped(self, sample):
+        """``sample`` with its 400x400 ``gt`` (basicsr's fixed size) cut to a random ``crop_pad_size`` square."""
+        size, gt = self.opt.get('crop_pad_size', 400), sample['gt']
+        if size < gt.size(-1):
+            top, left = random.randint(0, gt.size(-2) - size), random.randint(0, gt.size(-1) - size)
+            sample['gt'] = gt[:, top:top + size, left:left + size].contiguous()
+        return sample
 
 
 class TwinValidationPairs(data.Dataset):

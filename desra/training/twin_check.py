@@ -24,6 +24,9 @@ def check_hr_folder(dataset_opt):
     """
     paths = hr_image_paths(dataset_opt)
     folder, gt_size = dataset_opt['dataroot_gt'], dataset_opt['gt_size']
+    if dataset_opt.get('crop_pad_size', 400) < gt_size:
+        raise ValueError(f'datasets:train:crop_pad_size {dataset_opt["crop_pad_size"]} is smaller than the crop '
+                         f'gt_size {gt_size}')
     if not paths:
         raise ValueError(f'datasets:train:dataroot_gt: {folder}: no usable image (PNG, JPEG, ... files) in the folder')
     for path in paths:
