@@ -17,7 +17,7 @@ FLOORS = {
     'desra.io': 0, 'desra.version': 0, 'desra.basicsr_compat': 0, 'desra.config.schema': 0,
     'desra.config': 0, 'desra.config.layout': 0,
     # weights, the batch runtime, registration, option templates
-    'desra.weights': 1, 'desra.batch': 1, 'desra.registry': 1, 'desra.config.shipped': 1,
+    'desra.weights': 1, 'desra.weights.reference': 1, 'desra.batch': 1, 'desra.registry': 1, 'desra.config.shipped': 1,
     # the algorithms: architectures, Stage 1, metrics, losses
     'desra.archs': 2, 'desra.archs.frozen_features': 2, 'desra.detection': 2, 'desra.metrics': 2, 'desra.losses': 2,
     # what runs networks on images and draws the results

@@ -1,4 +1,6 @@
-"""The reference twin (issue 16): desra/train.py with model_type ReferenceTwinModel on tiny networks, on the CPU."""
+"""The reference twin (issue 16): desra/train.py with model_type ReferenceTwinModel on tiny networks, on the CPU,
+and the reference kind detection reports."""
+import html
 import json
 
 import numpy as np
@@ -15,6 +17,8 @@ from desra.archs.auto_arch import detect_network
 from desra.archs.frozen_features import FrozenFeatures, select_trained_params
 from desra.models.reference_twin_model import ReferenceTwinModel
 from desra.io.images import write_image
+from desra.weights.reference import reference_of
+from tests.conftest import TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
 
 #: The head of a tiny RRDBNet (1 block) after its body, under basicsr's names (the checkpoint's) and spandrel's.
 TINY_TAIL = ['conv_body', 'conv_up1', 'conv_up2', 'conv_hr', 'conv_last']
@@ -215,3 +219,31 @@ def test_an_interrupted_run_resumes_to_the_same_twin(tmp_path, gan_checkpoint, m
     resumed = torch.load(models / 'broken' / 'models' / 'net_g_latest.pth', weights_only=True)
     for key in ('params', 'params_ema'):
         assert all(torch.equal(value, resumed[key][name]) for name, value in unbroken[key].items())
+
+
+@pytest.mark.parametrize('reference, kind', [('auto', 'twin'), ('generic', 'generic')])
+def test_detection_says_which_reference_it_used(tmp_path, reference, kind):
+    write_random_images(str(tmp_path / 'lr'), ('a',))
+    checkpoints = save_tiny_checkpoints(str(tmp_path), ('mse', 'gan'), param_key='params_ema')
+    twin = torch.load(checkpoints['mse'], weights_only=True)
+    torch.save({**twin, 'reference': {'kind': 'twin', 'twin_of': checkpoints['gan'], 'twin_mode': 'tail'}},
+               checkpoints['mse'])
+    opt = {'name': 'run', 'num_gpu': 0, 'scale': 4, 'reference': reference,
+           'datasets': {'detect': {'dataroot_lq': str(tmp_path / 'lr')}},
+           'network_mse': TINY_RRDB_OPT, 'network_gan': TINY_RRDB_OPT,
+           'path': {'results_root': str(tmp_path / 'results'), 'pretrain_network_mse': checkpoints['mse'],
+                    'pretrain_network_gan': checkpoints['gan']},
+           'detector': {'threshold': 0.99, 'min_area': 10, 'segmenter': {'type': 'none'}}}
+    (tmp_path / 'detect.yml').write_text(yaml.safe_dump(opt))
+    result = run_command(['desra/detect.py', '-opt', str(tmp_path / 'detect.yml')])
+    assert result.returncode == 0, result.stderr
+    run_root = tmp_path / 'results' / 'run'
+    log = ''.join(path.read_text() for path in run_root.glob('*.log'))
+    expected = {'twin': f'twin: a reference twin derived from the GAN itself by pixel-loss training '
+                        f'({checkpoints["mse"]}, twin of {checkpoints["gan"]})',
+                'generic': f'generic: a PSNR-oriented model of another family (re-calibrate the threshold and class '
+                           f'weights for it) ({checkpoints["mse"]})'}[kind]
+    assert f'reference (the MSE model compared with): {expected}' in log
+    assert html.escape(expected) in (run_root / 'index.html').read_text()
+    assert reference_of({'path': {'pretrain_network_mse': checkpoints['gan']}}) == (
+        'parent', f'parent: the MSE model the GAN was fine-tuned from ({checkpoints["gan"]})')

@@ -326,6 +326,7 @@ REALISM = Block({'niqe_margin': number(0), 'min_retention': number(0)}, nullable
 def _stage_one(phase, roles, **extra):
     """detect and test: the images, the networks of LR mode, tiles, detector and report (and ``extra`` blocks)."""
     return Block({**_RUN_COMMON, **extra, 'datasets': Block({phase: Block(_DATASET_KEYS)}, required=(phase,)),
+                  'reference': choice('auto', 'parent', 'twin', 'generic'),
                   **{f'network_{role}': NETWORK for role in roles}, 'path': _network_paths(*roles), 'tile': TILE,
                   'detector': DETECTOR,
                   'report': Block({'max_parts': integer(0), 'rows_per_page': integer(1)}, nullable=True)},

@@ -114,6 +114,14 @@ class ReferenceTwinModel(RealESRNetModel):
                                    'computed once per pool image')
         super().init_training_settings()
 
+    def setup_optimizers(self):
+        """``optim_g`` over the trained parameters (basicsr's logs one warning per frozen tensor instead; the tail
+        mode's line above counts them)."""
+        optim_opt = dict(self.opt['train']['optim_g'])
+        params = [p for p in self.net_g.parameters() if p.requires_grad]
+        self.optimizer_g = self.get_optimizer(optim_opt.pop('type'), params, **optim_opt)
+        self.optimizers.append(self.optimizer_g)
+
     # ------------------------------------------------------------------ data
     @torch.no_grad()
     def _dequeue_and_enqueue(self):
