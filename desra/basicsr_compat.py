@@ -2,7 +2,7 @@
 
 Import this module before anything from ``basicsr``; ``import desra`` does so first.
 
-basicsr 1.4.2 has four known breaks on today's stack (or on a machine without a GPU):
+basicsr 1.4.2 has five known breaks on today's stack (or on a machine without a GPU):
 
 1. ``basicsr/data/degradations.py`` imports ``torchvision.transforms.functional_tensor``, a private module that
    torchvision 0.17 removed (its functions live on in ``torchvision.transforms.functional``). Importing basicsr
@@ -19,6 +19,10 @@ basicsr 1.4.2 has four known breaks on today's stack (or on a machine without a 
    with CUDA it is basicsr's; without, the processes join a gloo process group (CPU tensors), which is what DDP and
    ``torch.distributed`` collectives need on the CPU. Both ``dist_util`` and ``options`` (which imported the name)
    see the wrapper.
+5. ``basicsr.utils.img_process_util.filter2D`` (the blur of Real-ESRGAN's degradation in ``RealESRNetModel.feed_data``
+   and of ``USMSharp``) reshapes its padded input with ``view``, which fails on a tensor in another memory layout
+   (the CPU's ``DiffJPEG`` returns its image channels-last). We make its input contiguous first, in that module and
+   in ``realesrnet_model``, which imported the name (used by DeSRA's ``ReferenceTwinModel``).
 """
 import sys
 import types
@@ -63,3 +67,17 @@ def init_dist(launcher, backend='nccl', **kwargs):
 
 
 _dist_util.init_dist = _basicsr_options.init_dist = init_dist
+
+
+import basicsr.models.realesrnet_model as _realesrnet_model  # noqa: E402
+import basicsr.utils.img_process_util as _img_process_util  # noqa: E402
+
+_view_filter2D = _img_process_util.filter2D
+
+
+def filter2D(img, kernel):  # noqa: N802  (basicsr's name)
+    """basicsr's ``filter2D`` (img (b, c, h, w), kernel (b or 1, k, k), k odd) on a contiguous copy of ``img``."""
+    return _view_filter2D(img.contiguous(), kernel)
+
+
+_img_process_util.filter2D = _realesrnet_model.filter2D = filter2D

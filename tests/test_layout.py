@@ -17,15 +17,17 @@ FLOORS = {
     'desra.io': 0, 'desra.version': 0, 'desra.basicsr_compat': 0, 'desra.config.schema': 0,
     'desra.config': 0, 'desra.config.layout': 0,
     # weights, the batch runtime, registration, option templates
-    'desra.weights': 1, 'desra.batch': 1, 'desra.registry': 1, 'desra.config.shipped': 1,
+    'desra.weights': 1, 'desra.weights.reference': 1, 'desra.batch': 1, 'desra.registry': 1, 'desra.config.shipped': 1,
     # the algorithms: architectures, Stage 1, metrics, losses
-    'desra.archs': 2, 'desra.detection': 2, 'desra.metrics': 2, 'desra.losses': 2,
+    'desra.archs': 2, 'desra.archs.frozen_features': 2, 'desra.detection': 2, 'desra.metrics': 2, 'desra.losses': 2,
     # what runs networks on images and draws the results
     'desra.inference': 3, 'desra.report': 3,
     # Stage 2, the training models, Stage 1's outputs and its batch run
-    'desra.data': 4, 'desra.models': 4, 'desra.detection.outputs': 4, 'desra.detection.stage_one_run': 4,
+    'desra.data': 4, 'desra.data.reference_twin_dataset': 4, 'desra.models': 4,
+    'desra.models.reference_twin_model': 4, 'desra.detection.outputs': 4, 'desra.detection.stage_one_run': 4,
     # the commands' runs and the option system that checks every component before a run
-    'desra.detection.detect_run': 5, 'desra.evaluation': 5, 'desra.training': 5, 'desra.config.options': 5,
+    'desra.detection.detect_run': 5, 'desra.evaluation': 5, 'desra.training': 5, 'desra.training.twin_check': 5,
+    'desra.config.options': 5,
     'desra.config.preflight': 5,
     # the commands and the package itself
     'desra': 6, 'desra.commands': 6, 'desra.detect': 6, 'desra.build_dataset': 6, 'desra.train': 6,

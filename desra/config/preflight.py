@@ -14,6 +14,7 @@ from desra.detection.detector import DEFAULT_DETECTOR_OPT
 from desra.detection.segmenter import DESRA_RELEASE_URL, SegmenterWeightsError, check_segformer_weights
 from desra.io.paths import is_within, not_found, overlap, real_path
 from desra.losses.perceptual_loss import VGG19_FILENAME, VGG19_URL, find_vgg19_weights
+from desra.training.twin_check import TWIN_MODEL
 from desra.weights.hub import is_hub_id, resolve_weights
 
 #: Where to download the DeSRA artifact dataset (the DeSRA README's links).
@@ -187,7 +188,7 @@ def _training_problems(opt, resuming):
     if validating and 'network_mse' in opt:
         problems += _network_problems(opt, ['mse'], required=True)
     problems += _vgg_problems(opt.get('train'))
-    if validating:
+    if validating and opt.get('model_type') != TWIN_MODEL:  # a twin's validation is PSNR, no detector
         problems += _segmenter_problems(opt['val'].get('detector'), 'val:detector')
     return problems
 

@@ -326,6 +326,7 @@ REALISM = Block({'niqe_margin': number(0), 'min_retention': number(0)}, nullable
 def _stage_one(phase, roles, **extra):
     """detect and test: the images, the networks of LR mode, tiles, detector and report (and ``extra`` blocks)."""
     return Block({**_RUN_COMMON, **extra, 'datasets': Block({phase: Block(_DATASET_KEYS)}, required=(phase,)),
+                  'reference': choice('auto', 'parent', 'twin', 'generic'),
                   **{f'network_{role}': NETWORK for role in roles}, 'path': _network_paths(*roles), 'tile': TILE,
                   'detector': DETECTOR,
                   'report': Block({'max_parts': integer(0), 'rows_per_page': integer(1)}, nullable=True)},
@@ -360,8 +361,23 @@ class TrainingDataset(Block):
         return Block(keys, required=self.required).validate(value, key_path, errors)
 
 
+def _number_list(value):
+    if not isinstance(value, list) or not all(not isinstance(v, bool) and isinstance(v, (int, float)) for v in value):
+        raise ValueError
+    return value
+
+
+NUMBERS = Rule('a list of numbers', _number_list)
+#: The degradation options of basicsr's RealESRNetModel (ReferenceTwinModel; Real-ESRGAN's values by default).
+_DEGRADATION = {'gt_usm': BOOL, 'queue_size': integer(1), 'high_order_degradation': BOOL,
+                **{f'{key}{order}': NUMBERS for key in ('resize_prob', 'resize_range', 'noise_range',
+                                                        'poisson_scale_range', 'jpeg_range') for order in ('', '2')},
+                **{f'{key}{order}': number(0, 1) for key in ('gaussian_noise_prob', 'gray_noise_prob')
+                   for order in ('', '2')},
+                'second_blur_prob': number(0, 1)}
+
 TRAIN = Block({
-    **_COMMON, 'model_type': TEXT, 'l1_gt_usm': BOOL, 'percep_gt_usm': BOOL, 'gan_gt_usm': BOOL,
+    **_COMMON, **_DEGRADATION, 'model_type': TEXT, 'l1_gt_usm': BOOL, 'percep_gt_usm': BOOL, 'gan_gt_usm': BOOL,
     'find_unused_parameters': BOOL,
     'datasets': Block({'train': TrainingDataset()}, required=('train',),
                       pattern=lambda key: TrainingDataset() if key.split('_')[0] == 'val' else None),
@@ -375,7 +391,10 @@ TRAIN = Block({
                     'ldl_opt': LOSS, 'percep_mask_weight': number(0), 'gan_mask_weight': number(0),
                     'net_d_iters': integer(1), 'net_d_init_iters': integer(0),
                     'target_outside': choice('pseudo_gt', 'frozen_generator'),
-                    'fixed_params': Rule('a list of regular expressions (strings)', _string_list, nullable=True)},
+                    'fixed_params': Rule('a list of regular expressions (strings)', _string_list, nullable=True),
+                    'twin_mode': choice('whole', 'tail'),
+                    'trained_params': Rule('a list of regular expressions (strings)', _string_list, nullable=True),
+                    'tail_fraction': number(0, 1, low_open=True), 'feature_pool': integer(1)},
                    required=('total_iter', 'optim_g', 'scheduler')),
     'val': Block({'val_freq': integer(1), 'save_img': BOOL, 'tile': integer(0), 'tile_pad': integer(0),
                   'detector': DETECTOR, 'realism': REALISM}, nullable=True),

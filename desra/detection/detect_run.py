@@ -52,6 +52,7 @@ DETECT_SUMMARY_FIELDS = (
     ('threshold', 'threshold', '{}'),
     ('min_area', 'min_area', '{} px'),
     ('segmenter', 'segmenter', '{}'),
+    ('reference (MSE model)', 'reference', '{}'),
 )
 
 
@@ -136,7 +137,7 @@ class DetectRun(StageOneRun):
                 'artifact_pixels': artifact_pixels,
                 'artifact_percent': 100 * artifact_pixels / image_pixels if image_pixels else None,
                 'parts': sum(record['parts'] for record in records), 'threshold': self.detector.opt['threshold'],
-                'min_area': self.detector.opt['min_area'],
+                'min_area': self.detector.opt['min_area'], 'reference': self.reference,
                 'segmenter': ' '.join(str(value) for value in (segmenter.get('type'), segmenter.get('model_path'))
                                       if value)}
 

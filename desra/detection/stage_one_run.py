@@ -22,6 +22,7 @@ from desra.io.paths import is_within
 from desra.io.records import content_identity, describe_changes, file_identity, json_form
 from desra.report import DEFAULT_ROWS_PER_PAGE, ReportPictures
 from desra.weights.hub import resolve_weights
+from desra.weights.reference import reference_of
 
 #: Parts per image shown with crops in the report (the worst ones), unless ``report: max_parts`` says otherwise.
 DEFAULT_MAX_PARTS = 8
@@ -100,6 +101,8 @@ class StageOneRun:
                                 + capped_lines(unpaired))
         if self.sr_cache is not None:
             self.sr_cache.discard_stale(self.run_root, self.logger)
+        self.reference_kind, self.reference = reference_of(opt, lq_mode)
+        self.logger.info(f'reference (the MSE model compared with): {self.reference}')
         self.misuse_warnings = same_inputs_warnings(opt, opt['datasets'][phase], roles, lq_mode)
         for warning in self.misuse_warnings:
             self.logger.warning(warning)

@@ -40,6 +40,7 @@ from desra.data.deterministic_sampler import DeterministicSampler
 from desra.training.messages import IterationMessages
 from desra.training.network_check import check_generator_takes_crops
 from desra.training.state import find_resume_state, preserved_rng_states, save_training_state, set_rng_states
+from desra.training.twin_check import check_reference_twin
 
 
 def create_dataloaders(opt, logger):
@@ -153,7 +154,7 @@ def train(opt, option_file):
 
     resume_path, resume_state, resume_notes = find_resume_state(opt)
     check_inputs_exist(opt, 'train', option_file, resuming=resume_path is not None)
-    check_generator_takes_crops(opt)
+    check_reference_twin(opt, check_generator_takes_crops(opt))
     notes = resume_notes + make_training_folders(opt, resuming=resume_path is not None)
     logger, tb_logger = init_loggers(opt, option_file, notes)
 
@@ -231,6 +232,8 @@ def train(opt, option_file):
     model.save(epoch=-1, current_iter=-1)
     if val_freq and current_iter % val_freq != 0:
         validate(opt, model, val_loaders, current_iter, tb_logger)
+    if hasattr(model, 'end_of_run'):  # a reference twin's summary: its checkpoint, its PSNR beside bicubic's
+        model.end_of_run()
     if tb_logger:
         tb_logger.close()
     if opt['dist']:  # every rank waits for rank 0's last checkpoint and validation, then leaves the group

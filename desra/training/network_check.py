@@ -7,7 +7,7 @@ import math
 import torch
 from basicsr.utils.registry import ARCH_REGISTRY
 
-from desra.archs.auto_arch import resolve_network_opt
+from desra.archs.auto_arch import check_scale, resolve_network_opt
 from desra.inference.tiled_upsampler import size_requirements
 
 
@@ -21,6 +21,9 @@ def check_generator_takes_crops(opt):
     """Build ``network_g`` on the CPU (from its checkpoint for ``type: auto``) and run it once, without gradients, on
     one LR crop of the training size, ``datasets: train: gt_size // scale`` pixels a side.
 
+    Returns:
+        nn.Module | None: The generator it built (None for a dataset of whole images, not checked here).
+
     Raises:
         ValueError: The crop is not a whole LR crop, or the generator fails on it or gives another size; the
             message names the architecture, the crop and, where the requirements are known, the smallest
@@ -33,6 +36,7 @@ def check_generator_takes_crops(opt):
         raise ValueError(f'datasets:train:gt_size {gt_size} is not a multiple of scale {scale}')
     network_opt = resolve_network_opt(opt, 'g')
     net = ARCH_REGISTRY.get(network_opt.pop('type'))(**network_opt).eval()  # basicsr's build_network, without its log
+    check_scale(net, scale, 'g')  # a checkpoint of another scale: said as such, not as a wrong output size
     detected = getattr(net, 'detected_arch', None)
     name = f'{detected.name} ({detected.source})' if detected is not None else type(net).__name__
     requirements = size_requirements(net, scale)
@@ -50,3 +54,4 @@ def check_generator_takes_crops(opt):
     if tuple(output.shape[-2:]) != (gt_size, gt_size):
         raise ValueError(f'network_g {name} turns an LR crop of {side}x{side} into '
                          f'{output.shape[-1]}x{output.shape[-2]}, not {gt_size}x{gt_size} (scale {scale}){hint}')
+    return net

@@ -1,0 +1,135 @@
+"""The data of a reference twin: HR photos from a folder, degraded on the fly as Real-ESRGAN's training does.
+
+``type: ReferenceTwinDataset`` is basicsr 1.4.2's ``RealESRGANDataset`` (each HR image flipped, cropped or padded to
+400x400, with the random blur, second-blur and sinc kernels of Real-ESRGAN's second-order degradation, which
+``ReferenceTwinModel`` applies) reading an image folder instead of basicsr's ``meta_info`` list:
+
+* ``dataroot_gt``: the HR folder (searched recursively); ``meta_info_file`` (+ ``meta_info_key``) restricts it to
+  the listed names (``datasets/demo/splits.yml`` with key ``finetune``, never the held-out images);
+* the degradation settings default to Real-ESRGAN's (``options/train_realesrnet_x4plus.yml`` of Real-ESRGAN,
+  :data:`REAL_ESRGAN_KERNELS`); an option file sets any of them;
+* ``crop_pad_size`` (default 400, basicsr's fixed size) cuts each 400x400 HR crop to a smaller random square, which
+  the degradation then costs less on (it must hold ``gt_size``);
+* every sample draws its randomness from its own seed when the loader's sampler gives one
+  (:class:`~desra.data.deterministic_sampler.DeterministicSampler`), so a resumed run sees the same samples.
+
+In a ``val`` phase it gives the LR / HR pairs of ``dataroot_lq`` / ``dataroot_gt`` (same names; the HR cropped to
+``scale`` times the LR) for the twin's validation PSNR: ``lq`` (3, h, w), ``gt`` (3, scale*h, scale*w), RGB float
+in [0, 1], ``lq_path``.
+"""
+import os
+import random
+
+import numpy as np
+import torch
+from basicsr.data.realesrgan_dataset import RealESRGANDataset
+from basicsr.utils.registry import DATASET_REGISTRY
+from torch.utils import data as data
+
+from desra.io.images import decode_image, read_image
+from desra.io.names import index_images, read_name_list
+
+#: Real-ESRGAN's kernel settings of its x4plus training (first and second degradation, final sinc filter).
+REAL_ESRGAN_KERNELS = {
+    'blur_kernel_size': 21, 'kernel_list': ['iso', 'aniso', 'generalized_iso', 'generalized_aniso', 'plateau_iso',
+                                            'plateau_aniso'],
+    'kernel_prob': [0.45, 0.25, 0.12, 0.03, 0.12, 0.03], 'sinc_prob': 0.1, 'blur_sigma': [0.2, 3],
+    'betag_range': [0.5, 4], 'betap_range': [1, 2],
+    'blur_kernel_size2': 21, 'kernel_list2': ['iso', 'aniso', 'generalized_iso', 'generalized_aniso', 'plateau_iso',
+                                              'plateau_aniso'],
+    'kernel_prob2': [0.45, 0.25, 0.12, 0.03, 0.12, 0.03], 'sinc_prob2': 0.1, 'blur_sigma2': [0.2, 1.5],
+    'betag_range2': [0.5, 4], 'betap_range2': [1, 2], 'final_sinc_prob': 0.8,
+    'use_hflip': True, 'use_rot': False,
+}
+
+
+def hr_image_paths(opt):
+    """The HR images of ``dataroot_gt`` (restricted to ``meta_info_file`` / ``meta_info_key``), sorted by name.
+
+    Raises:
+        FileNotFoundError / ValueError: No such folder, or a listed name has no image there (the message names it).
+    """
+    index = index_images(opt['dataroot_gt'], 'HR')
+    if not opt.get('meta_info_file'):
+        return [index[name] for name in sorted(index)]
+    names = read_name_list(opt['meta_info_file'], opt.get('meta_info_key'))
+    missing = [name for name in names if name not in index]
+    if missing:
+        raise ValueError(f'{opt["meta_info_file"]}: {missing[0]} has no image in {opt["dataroot_gt"]}')
+    return [index[name] for name in names]
+
+
+def read_rgb(path):
+    """An image file as float32 RGB in [0, 1], (H, W, 3) (:func:`desra.io.images.read_image`)."""
+    return decode_image(read_image(path)).rgb
+
+
+@DATASET_REGISTRY.register()
+def ReferenceTwinDataset(opt):  # noqa: N802  (a dataset type name, as basicsr's registry names them)
+    """``type: ReferenceTwinDataset`` (module docstring): :class:`TwinTrainingImages` in the train phase, else
+    :class:`TwinValidationPairs`."""
+    return (TwinTrainingImages if opt.get('phase', 'train') == 'train' else TwinValidationPairs)(opt)
+
+
+class TwinTrainingImages(RealESRGANDataset):
+    """basicsr's ``RealESRGANDataset`` on a folder (module docstring)."""
+
+    def __init__(self, opt):
+        opt = {**REAL_ESRGAN_KERNELS, **opt}
+        # basicsr reads its list of images from opt['meta_info'] (one path per line); an empty list, then ours
+        super().__init__({**opt, 'meta_info': os.devnull})
+        self.paths = hr_image_paths(opt)
+
+    def __getitem__(self, item):
+        """The sample of ``item``: an index, or the ``(index, sample_seed)`` of a DeterministicSampler, whose seed
+        decides the sample's crop, flip and kernels (the global random states are left as they were)."""
+        index, seed = item if isinstance(item, tuple) else (item, None)
+        if seed is None:
+            return self.cropped(super().__getitem__(index))
+        states = random.getstate(), np.random.get_state()
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        try:
+            return self.cropped(super().__getitem__(index))
+        finally:
+            random.setstate(states[0])
+            np.random.set_state(states[1])
+
+    def cropped(self, sample):
+        """``sample`` with its 400x400 ``gt`` (basicsr's fixed size) cut to a random ``crop_pad_size`` square."""
+        size, gt = self.opt.get('crop_pad_size', 400), sample['gt']
+        if size < gt.size(-1):
+            top, left = random.randint(0, gt.size(-2) - size), random.randint(0, gt.size(-1) - size)
+            sample['gt'] = gt[:, top:top + size, left:left + size].contiguous()
+        return sample
+
+
+class TwinValidationPairs(data.Dataset):
+    """LR / HR pairs of the same names in ``dataroot_lq`` / ``dataroot_gt`` (module docstring)."""
+
+    def __init__(self, opt):
+        self.name, self.scale = opt['name'], opt['scale']
+        self.hr_paths = hr_image_paths(opt)
+        lq_index = index_images(opt['dataroot_lq'], 'LR')
+        names = [os.path.splitext(os.path.relpath(path, opt['dataroot_gt']))[0].replace(os.sep, '/')
+                 for path in self.hr_paths]
+        missing = [name for name in names if name not in lq_index]
+        if missing:
+            raise ValueError(f'{opt["dataroot_lq"]}: no LR image {missing[0]} for the HR image of that name')
+        self.lq_paths = [lq_index[name] for name in names]
+
+    def __getitem__(self, index):
+        lq, gt = read_rgb(self.lq_paths[index]), read_rgb(self.hr_paths[index])
+        height, width = lq.shape[0] * self.scale, lq.shape[1] * self.scale
+        if gt.shape[0] < height or gt.shape[1] < width:
+            raise ValueError(f'{self.hr_paths[index]}: {gt.shape[1]}x{gt.shape[0]} HR is smaller than scale '
+                             f'{self.scale} x its LR image {self.lq_paths[index]} ({lq.shape[1]}x{lq.shape[0]})')
+        return {'lq': _chw(lq), 'gt': _chw(gt[:height, :width]), 'lq_path': self.lq_paths[index],
+                'gt_path': self.hr_paths[index]}
+
+    def __len__(self):
+        return len(self.lq_paths)
+
+
+def _chw(rgb):
+    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))

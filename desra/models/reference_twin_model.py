@@ -1,0 +1,309 @@
+"""A reference twin: a PSNR-oriented model derived from a GAN-SR model that has no MSE parent.
+
+DeSRA compares a GAN model's output with its MSE parent's. For a GAN checkpoint without one, ``ReferenceTwinModel``
+makes a stand-in: the same network, started from the GAN's weights, trained with a pixel loss only (``pixel_opt``,
+L1) on LR / HR pairs synthesised on the fly from HR photos with Real-ESRGAN's second-order degradation. That is how
+the paper's parents relate to their GANs (RealESRNet -> RealESRGAN), run backwards: a pixel loss drives the network
+towards the conditional mean and drops the texture it painted where the LR does not decide it.
+
+It is basicsr 1.4.2's ``RealESRNetModel`` (the degradation of ``feed_data``, the training-pair pool, ``SRModel``'s
+training step, EMA, optimizers and schedulers), with ``datasets: train: type: ReferenceTwinDataset`` as its data, and:
+
+* runs on the CPU: basicsr puts its JPEG simulator, USM sharpener and pair pool on CUDA (``.cuda()``); here they go
+  to the model's device (:meth:`__init__`, :meth:`_dequeue_and_enqueue`);
+* ``network_g: {type: auto}`` (any architecture spandrel builds, scale from the checkpoint) or a basicsr network;
+* ``train: twin_mode``: ``whole`` (every parameter trained, a new degradation every iteration: thorough) or ``tail``
+  (only ``train: trained_params`` (regular expressions, ``re.match``; default: the last ``train: tail_fraction``
+  = 0.1 of the parameters), with the frozen body's features computed once on ``train: feature_pool`` degraded HR
+  images and LR crops of them drawn every iteration: fast on a CPU; :mod:`desra.archs.frozen_features`);
+* validation (``val: val_freq``, ``datasets: val: type: ReferenceTwinDataset`` with ``dataroot_lq`` /
+  ``dataroot_gt``): PSNR against HR of the twin (the EMA weights when kept) and of bicubic upsampling, both logged
+  (tensorboard ``metrics/<dataset>/psnr``, ``psnr_bicubic``); a twin below bicubic is said plainly in the log and in
+  the end-of-run summary (:meth:`end_of_run`);
+* checkpoints ``net_g_<iter>.pth`` in Real-ESRGAN's format (``params``, ``params_ema``; a detected network under its
+  checkpoint's tensor names), so ``network_mse: {type: auto}`` takes them as they are, with a ``reference`` record
+  (``kind: twin``, ``twin_of``: the GAN checkpoint) that detection reports; in tail mode also ``tail_<iter>.pth``,
+  the trained tensors alone in fp16 (``{'params': ...}``), which :func:`desra.weights.compose.compose_checkpoint`
+  puts back on the GAN checkpoint;
+* the training state (:meth:`training_state`) holds the optimizers, schedulers, weights and the pair pool, so
+  ``--auto_resume`` continues exactly.
+"""
+import json
+import os
+import random
+
+import cv2
+import numpy as np
+import torch
+from basicsr.data import build_dataset
+from basicsr.metrics.psnr_ssim import calculate_psnr
+from basicsr.models.realesrnet_model import RealESRNetModel
+from basicsr.models.sr_model import SRModel
+from basicsr.utils import DiffJPEG, USMSharp, get_root_logger, tensor2img
+from basicsr.utils.dist_util import master_only
+from basicsr.utils.registry import MODEL_REGISTRY
+
+from desra.archs.auto_arch import AUTO_TYPE, check_scale, checkpoint_state_dict, resolve_network_opt
+from desra.archs.frozen_features import FrozenFeatures, select_trained_params
+from desra.models.desra_model import DeSRAModel
+from desra.io.images import write_text
+from desra.weights.checkpoint import cpu_state_dict, save_checkpoint_file, save_network_file
+
+#: Real-ESRGAN's degradation settings of its RealESRNet x4plus training (the model's top-level options).
+REAL_ESRGAN_DEGRADATION = {
+    'gt_usm': True, 'queue_size': 180,
+    'resize_prob': [0.2, 0.7, 0.1], 'resize_range': [0.15, 1.5], 'gaussian_noise_prob': 0.5,
+    'noise_range': [1, 30], 'poisson_scale_range': [0.05, 3], 'gray_noise_prob': 0.4, 'jpeg_range': [30, 95],
+    'second_blur_prob': 0.8, 'resize_prob2': [0.3, 0.4, 0.3], 'resize_range2': [0.3, 1.2],
+    'gaussian_noise_prob2': 0.5, 'noise_range2': [1, 25], 'poisson_scale_range2': [0.05, 2.5],
+    'gray_noise_prob2': 0.4, 'jpeg_range2': [30, 95],
+}
+#: ``train: twin_mode`` values.
+TWIN_MODES = ('whole', 'tail')
+
+
+def reference_record(opt):
+    """What a twin checkpoint says of itself: ``{'kind': 'twin', 'twin_of': <GAN checkpoint>, 'twin_mode': ...}``."""
+    return {'kind': 'twin', 'twin_of': str(opt['path'].get('pretrain_network_g') or ''),
+            'twin_mode': opt['train'].get('twin_mode', 'whole')}
+
+
+@MODEL_REGISTRY.register()
+class ReferenceTwinModel(RealESRNetModel):
+    """Pixel-loss training of a GAN checkpoint into its reference twin (module docstring).
+
+    Training data: ``gt`` (N, 3, 400, 400) HR crops with Real-ESRGAN's kernels (``ReferenceTwinDataset``), degraded
+    here into ``lq`` (N, 3, gt_size/scale, gt_size/scale) / ``gt`` (N, 3, gt_size, gt_size) pairs, RGB in [0, 1].
+    """
+
+    # DeSRA's weight loading (type: auto, weights_only, readable mismatches) and torch.optim optimizers by name
+    load_network = DeSRAModel.load_network
+    get_optimizer = DeSRAModel.get_optimizer
+
+    def __init__(self, opt):
+        for key, value in REAL_ESRGAN_DEGRADATION.items():
+            opt.setdefault(key, value)
+        opt['gt_size'] = opt['datasets']['train']['gt_size']  # basicsr's RealESRNetModel reads it at the top level
+        opt['network_g'] = resolve_network_opt(opt, 'g')
+        if opt['network_g'].get('type') == AUTO_TYPE:
+            opt['path'].setdefault('param_key_g', opt['network_g']['param_key'])
+        self.twin_mode = opt['train'].get('twin_mode', 'whole')
+        if self.twin_mode not in TWIN_MODES:
+            raise ValueError(f'train:twin_mode must be one of {", ".join(TWIN_MODES)}, got {self.twin_mode!r}')
+        self.frozen, self.pool, self.validation_results = None, None, {}
+        # basicsr's RealESRNetModel.__init__ is SRModel's plus these three, which it puts on CUDA whatever num_gpu
+        # says; here they go to the model's device
+        SRModel.__init__(self, opt)
+        self.jpeger = DiffJPEG(differentiable=False).to(self.device)
+        self.usm_sharpener = USMSharp().to(self.device)
+        self.queue_size = opt['queue_size']
+        check_scale(self.get_bare_model(self.net_g), opt.get('scale'), 'g')
+
+    def init_training_settings(self):
+        net = self.get_bare_model(self.net_g)
+        if self.twin_mode == 'tail':
+            trained = select_trained_params(net, self.opt['train'].get('trained_params'),
+                                            self.opt['train'].get('tail_fraction', 0.1))
+            self.frozen = FrozenFeatures(net)
+            size = self.opt['gt_size'] // self.opt['scale']
+            self.frozen.probe(torch.zeros(1, 3, size, size, device=self.device))
+            total = sum(p.numel() for p in net.parameters())
+            count = sum(p.numel() for p in net.parameters() if p.requires_grad)
+            get_root_logger().info(f'twin_mode tail: {count} of {total} parameters trained ({len(trained)} tensors, '
+                                   f'{trained[0]} ... {trained[-1]}); features of {", ".join(self.frozen.needed)} '
+                                   'computed once per pool image')
+        super().init_training_settings()
+
+    def setup_optimizers(self):
+        """``optim_g`` over the trained parameters (basicsr's logs one warning per frozen tensor instead; the tail
+        mode's line above counts them)."""
+        optim_opt = dict(self.opt['train']['optim_g'])
+        params = [p for p in self.net_g.parameters() if p.requires_grad]
+        self.optimizer_g = self.get_optimizer(optim_opt.pop('type'), params, **optim_opt)
+        self.optimizers.append(self.optimizer_g)
+
+    # ------------------------------------------------------------------ data
+    @torch.no_grad()
+    def _dequeue_and_enqueue(self):
+        """basicsr's training-pair pool, its tensors made on the model's device (basicsr makes them with .cuda())."""
+        if self.pool is None and self.frozen is not None:  # the pool of tail mode is being made: no pair pool
+            return
+        if not hasattr(self, 'queue_lr'):
+            (_, c, h, w), (_, c_gt, h_gt, w_gt) = self.lq.size(), self.gt.size()
+            if self.queue_size % self.lq.size(0):
+                raise ValueError(f'queue_size {self.queue_size} must be a multiple of the batch size '
+                                 f'{self.lq.size(0)} (datasets:train:batch_size_per_gpu)')
+            self.queue_lr = torch.zeros(self.queue_size, c, h, w, device=self.device)
+            self.queue_gt = torch.zeros(self.queue_size, c_gt, h_gt, w_gt, device=self.device)
+            self.queue_ptr = 0
+        super()._dequeue_and_enqueue()
+
+    def feed_data(self, data):
+        if self.twin_mode == 'tail' and self.is_train:
+            if self.pool is None:
+                self.pool = self.degraded_pool()
+            self.draw_from_pool(data['gt'].size(0))
+        else:
+            super().feed_data(data)
+
+    def degraded_pool(self):
+        """``train: feature_pool`` (default 32) degraded training images with their frozen features, computed once:
+        a list of ``(lq (1, 3, h, w), gt (1, 3, scale*h, scale*w), {module: (1, C, h, w)})``.
+
+        The images are the training dataset's (in turn), degraded by :meth:`feed_data`'s second-order degradation
+        under the seed ``manual_seed``, so a resumed run rebuilds the same pool; the global random states are left
+        as they were."""
+        dataset = build_dataset(self.opt['datasets']['train'])
+        count = int(self.opt['train'].get('feature_pool', 32))
+        states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+        seed = int(self.opt.get('manual_seed') or 0)
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        pool, gt_size = [], self.opt['gt_size']
+        try:
+            for index in range(count):
+                sample = dataset[index % len(dataset)]
+                batch = {key: value[None] for key, value in sample.items() if torch.is_tensor(value)}
+                self.opt['gt_size'] = batch['gt'].size(-1)  # the whole degraded image: crops are drawn later
+                RealESRNetModel.feed_data(self, batch)
+                pool.append((self.lq, self.gt, self.frozen.compute(self.lq)))
+        finally:
+            self.opt['gt_size'] = gt_size
+            random.setstate(states[0])
+            np.random.set_state(states[1])
+            torch.set_rng_state(states[2])
+        get_root_logger().info(f'twin_mode tail: {count} degraded images in the pool, their frozen features computed')
+        return pool
+
+    def draw_from_pool(self, batch_size):
+        """A batch of ``batch_size`` random LR crops of ``gt_size / scale`` pixels of pool images, their HR crops and
+        the same crops of their features (``self.lq``, ``self.gt``, ``self.features``), drawn from torch's random
+        state."""
+        scale, side = self.opt['scale'], self.opt['gt_size'] // self.opt['scale']
+        lqs, gts, features = [], [], []
+        for index in torch.randint(len(self.pool), (batch_size,)).tolist():
+            lq, gt, feature = self.pool[index]
+            top = int(torch.randint(lq.size(2) - side + 1, ()))
+            left = int(torch.randint(lq.size(3) - side + 1, ()))
+            lqs.append(lq[:, :, top:top + side, left:left + side])
+            gts.append(gt[:, :, top * scale:(top + side) * scale, left * scale:(left + side) * scale])
+            features.append({name: value[:, :, top:top + side, left:left + side] for name, value in feature.items()})
+        self.lq, self.gt = torch.cat(lqs), torch.cat(gts)
+        self.features = {name: torch.cat([f[name] for f in features]) for name in features[0]}
+
+    # ------------------------------------------------------------------ training
+    def optimize_parameters(self, current_iter):
+        """``SRModel``'s step (pixel loss, EMA); in tail mode with the frozen modules answering from the pool."""
+        if self.frozen is None:
+            return super().optimize_parameters(current_iter)
+        with self.frozen.replaying(self.features):
+            return super().optimize_parameters(current_iter)
+
+    def generator_for_inference(self):
+        """The EMA copy when kept, else the bare ``net_g``."""
+        return self.net_g_ema if hasattr(self, 'net_g_ema') else self.get_bare_model(self.net_g)
+
+    def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
+        """PSNR against HR (RGB, ``scale`` border pixels cropped) of the twin's output and of bicubic upsampling
+        (OpenCV), means over the validation images; logged, and kept for :meth:`end_of_run`."""
+        net, scale = self.generator_for_inference(), self.opt['scale']
+        name = dataloader.dataset.name
+        net.eval()
+        twin, bicubic = [], []
+        with torch.no_grad():
+            for data in dataloader:
+                lq = data['lq'].to(self.device)
+                hr = tensor2img(data['gt'])
+                twin.append(calculate_psnr(tensor2img(net(lq).clamp(0, 1)), hr, crop_border=scale))
+                lq_img = tensor2img(data['lq'])
+                up = cv2.resize(lq_img, (lq_img.shape[1] * scale, lq_img.shape[0] * scale),
+                                interpolation=cv2.INTER_CUBIC)
+                bicubic.append(calculate_psnr(up, hr, crop_border=scale))
+        self.net_g.train()
+        result = {'iter': current_iter, 'images': len(twin), 'psnr': float(np.mean(twin)),
+                  'psnr_bicubic': float(np.mean(bicubic))}
+        result['worse_than_bicubic'] = result['psnr'] < result['psnr_bicubic']
+        self.validation_results[name] = result
+        logger = get_root_logger()
+        logger.info(f'Validation {name} @ iter {current_iter}: PSNR against HR: twin {result["psnr"]:.2f} dB, '
+                    f'bicubic {result["psnr_bicubic"]:.2f} dB ({len(twin)} images)')
+        if result['worse_than_bicubic']:
+            logger.warning(f'the twin is WORSE than bicubic upsampling on {name} ({result["psnr"]:.2f} < '
+                           f'{result["psnr_bicubic"]:.2f} dB): it is no PSNR-oriented reference yet; train longer '
+                           '(train:total_iter), or more of it (twin_mode: whole), before using it as network_mse')
+        if tb_logger is not None:
+            tb_logger.add_scalar(f'metrics/{name}/psnr', result['psnr'], current_iter)
+            tb_logger.add_scalar(f'metrics/{name}/psnr_bicubic', result['psnr_bicubic'], current_iter)
+
+    @master_only
+    def end_of_run(self):
+        """Log the summary of the run and write it to ``<experiments_root>/reference_twin.json``: the checkpoint to
+        use as ``network_mse``, what it is a twin of, the mode, the last validation PSNR of the twin and of bicubic
+        upsampling, and whether the twin is worse than bicubic."""
+        models = self.opt['path']['models']
+        suffix = 'safetensors' if (self.opt.get('logger') or {}).get('save_checkpoint_format') == 'safetensors' \
+            else 'pth'
+        summary = {**reference_record(self.opt), 'checkpoint': os.path.join(models, f'net_g_latest.{suffix}'),
+                   'validation': self.validation_results,
+                   'worse_than_bicubic': any(r['worse_than_bicubic'] for r in self.validation_results.values())}
+        logger = get_root_logger()
+        logger.info(f'Reference twin: {summary["checkpoint"]} (twin of {summary["twin_of"]}, {self.twin_mode} mode); '
+                    'use it as network_mse: {type: auto}')
+        for name, result in self.validation_results.items():
+            verdict = ('WORSE than bicubic: do not use it as a reference' if result['worse_than_bicubic']
+                       else f'{result["psnr"] - result["psnr_bicubic"]:+.2f} dB over bicubic')
+            logger.info(f'  {name}: PSNR twin {result["psnr"]:.2f} dB, bicubic {result["psnr_bicubic"]:.2f} dB: '
+                        f'{verdict}')
+        if not self.validation_results:
+            logger.warning('no validation ran (val: ~): the twin was not compared with bicubic upsampling')
+        path = os.path.join(self.opt['path']['experiments_root'], 'reference_twin.json')
+        write_text(path, json.dumps(summary, indent=2) + '\n')
+        return summary
+
+    # ------------------------------------------------------------------ files and state
+    @master_only
+    def save(self, epoch, current_iter):
+        """Write ``net_g_<iter>`` (``params``, ``params_ema``, the ``reference`` record) and in tail mode
+        ``tail_<iter>.pth`` (the trained tensors of the EMA weights, fp16)."""
+        label = 'latest' if current_iter == -1 else current_iter
+        nets = {'params': self.get_bare_model(self.net_g)}
+        if hasattr(self, 'net_g_ema'):
+            nets['params_ema'] = self.net_g_ema
+        states = {key: checkpoint_state_dict(net) for key, net in nets.items()}
+        stem = os.path.join(self.opt['path']['models'], f'net_g_{label}')
+        if (self.opt.get('logger') or {}).get('save_checkpoint_format') == 'safetensors':
+            save_network_file(states, stem, 'safetensors')
+        else:
+            save_checkpoint_file({**states, 'reference': reference_record(self.opt)}, f'{stem}.pth')
+        if self.frozen is not None:
+            net = self.get_bare_model(self.net_g)
+            trained = [name for name, p in net.named_parameters() if p.requires_grad]
+            detected = getattr(net, 'detected_arch', None)
+            file_key = detected.checkpoint_keys.file_key_of if detected is not None else {}
+            final = states.get('params_ema', states['params'])
+            part = {file_key.get(name, name): final[file_key.get(name, name)].half() for name in trained}
+            save_checkpoint_file({'params': part}, os.path.join(self.opt['path']['models'], f'tail_{label}.pth'))
+
+    def training_state(self):
+        """Optimizers, schedulers, ``net_g`` / ``net_g_ema`` weights and basicsr's training-pair pool, as CPU
+        tensors and plain containers (``weights_only`` loadable)."""
+        state = {'optimizers': [o.state_dict() for o in self.optimizers],
+                 'schedulers': [s.state_dict() for s in self.schedulers],
+                 'net_g': cpu_state_dict(self.get_bare_model(self.net_g))}
+        if hasattr(self, 'net_g_ema'):
+            state['net_g_ema'] = cpu_state_dict(self.net_g_ema)
+        if hasattr(self, 'queue_lr'):
+            state['queue'] = {'lr': self.queue_lr.cpu(), 'gt': self.queue_gt.cpu(), 'ptr': self.queue_ptr}
+        return state
+
+    def resume_training(self, resume_state):
+        """Restore what :meth:`training_state` saved."""
+        super().resume_training(resume_state)
+        self.get_bare_model(self.net_g).load_state_dict(resume_state['net_g'])
+        if hasattr(self, 'net_g_ema'):
+            self.net_g_ema.load_state_dict(resume_state['net_g_ema'])
+        if 'queue' in resume_state:
+            queue = resume_state['queue']
+            self.queue_lr, self.queue_gt = queue['lr'].to(self.device), queue['gt'].to(self.device)
+            self.queue_ptr = queue['ptr']

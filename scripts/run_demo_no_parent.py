@@ -1,0 +1,103 @@
+"""The offline demo of a model with no MSE parent (``make demo-no-parent``): twin, detect, build, fine-tune, evaluate.
+
+RealESRGAN_x4plus is treated as a GAN model that has no MSE parent. Each step is a DeSRA command, run as a user would:
+
+1. ``desra/train.py -opt options/demo/make_reference_twin.yml``: its reference twin (tail mode, sized here for
+   minutes on a CPU: :data:`TWIN_OVERRIDES`);
+2. ``desra/detect.py -opt options/demo/detect.yml`` with the twin as the MSE model (the log and the report say
+   ``reference: twin``), and once more with the demo's MSE model, the stand-in for the true parent, to measure how
+   far the twin's masks are from the parent's (IoU, precision and recall of parts on the fine-tuning images);
+3. ``desra/build_dataset.py`` and ``desra/train.py`` on the twin's masks (the demo's options, other folders);
+4. ``desra/test.py -opt options/demo/test_finetune.yml`` on the held-out images (``datasets/demo/splits.yml``) with
+   the demo's MSE model as the judge, as ``make demo`` does.
+
+It prints ``reference twin: <path>`` on its own line, the twin-vs-parent mask figures and the usual removal /
+addition / NIQE / detail figures with the demo's goals. Every step continues where an interrupted run stopped.
+The demo's MSE model is itself a tail twin of RealESRGAN_x4plus (``datasets/demo/README.md``), so the IoU is no
+independent evidence of how close a twin comes to a true parent.
+"""
+import json
+import os
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+
+import desra  # noqa: E402,F401  (basicsr compatibility)
+from desra.evaluation.summary import summary_text  # noqa: E402
+from desra.io.names import index_images  # noqa: E402
+from desra.metrics.detection_metrics import load_mask, score_mask_pair, summarize_scores  # noqa: E402
+from scripts.run_demo import DEMO_MSE, goals_text, run_step  # noqa: E402
+
+TWIN_NAME = 'demo_no_parent_twin'
+TWIN = os.path.join('experiments', TWIN_NAME, 'models', 'net_g_latest.pth')
+#: The demo twin cut for minutes on a 2-core CPU: 6 pool images (one degraded 128 px crop of each fine-tuning photo),
+#: 60 iterations of batch 4 instead of the tail recipe's 24 images and 700 iterations of batch 8 (measured here: an
+#: iteration of batch 8 took 8.6 s on the shared 2-core CPU, a pool image 20 s).
+TWIN_OVERRIDES = [f'name={TWIN_NAME}', 'train:feature_pool=6', 'datasets:train:crop_pad_size=128',
+                  'datasets:train:batch_size_per_gpu=4', 'train:total_iter=60', 'train:scheduler:periods=[60]',
+                  'val:val_freq=60', 'logger:save_checkpoint_freq=60', 'logger:print_freq=10']
+#: Run names of the other steps (results/<name>, experiments/<name>).
+NAMES = {'detect': 'demo_no_parent_detect', 'parent': 'demo_no_parent_parent_detect',
+         'build': 'demo_no_parent_build', 'finetune': 'demo_no_parent_finetune', 'test': 'demo_no_parent_test'}
+
+
+def mask_agreement(twin_masks, parent_masks):
+    """IoU, precision and recall of the twin's masks against the parent's (:func:`summarize_scores`), per image
+    pair of the same name."""
+    twin, parent = index_images(twin_masks, 'twin mask'), index_images(parent_masks, 'parent mask')
+    return summarize_scores(score_mask_pair(load_mask(twin[name]), load_mask(parent[name]), name=name)
+                            for name in sorted(twin) if name in parent)
+
+
+def main():
+    start = time.time()
+    results = os.path.join('results')
+    build = os.path.join(results, NAMES['build'])
+    run_step('Reference twin of RealESRGAN_x4plus (tail mode, pixel loss only)',
+             ['desra/train.py', '-opt', 'options/demo/make_reference_twin.yml', '--auto_resume',
+              '--force_yml', *TWIN_OVERRIDES])
+    run_step('Stage 1: detect the artifacts of RealESRGAN_x4plus with its twin as the reference',
+             ['desra/detect.py', '-opt', 'options/demo/detect.yml', '--force_yml', f'name={NAMES["detect"]}',
+              f'path:pretrain_network_mse={TWIN}'])
+    run_step('Stage 1 with the demo MSE model (the parent stand-in), to compare the masks',
+             ['desra/detect.py', '-opt', 'options/demo/detect.yml', '--force_yml', f'name={NAMES["parent"]}',
+              f'path:pretrain_network_mse={DEMO_MSE}'])
+    detected = os.path.join(results, NAMES['detect'])
+    run_step('Stage 2: build the artifact-mask dataset from the twin\'s masks',
+             ['desra/build_dataset.py', '-opt', 'options/demo/build_dataset.yml', '--force_yml',
+              f'name={NAMES["build"]}', *(f'datasets:build:dataroot_{kind}={os.path.join(detected, folder)}'
+                                          for kind, folder in (('mask', 'masks'), ('mse', 'sr_mse'),
+                                                               ('gan', 'sr_gan')))])
+    run_step('Stage 3: mask-guided GAN fine-tuning of RealESRGAN_x4plus (CPU)',
+             ['desra/train.py', '-opt', 'options/demo/finetune.yml', '--auto_resume', '--force_yml',
+              f'name={NAMES["finetune"]}',
+              *(f'datasets:train:dataroot_{kind}={os.path.join(build, kind)}' for kind in ('gt', 'lq', 'mask')),
+              f'datasets:train:meta_info_file={os.path.join(build, "meta_info.txt")}'])
+    run_step('Proof on held-out images, judged with the demo MSE model',
+             ['desra/test.py', '-opt', 'options/demo/test_finetune.yml', '--force_yml', f'name={NAMES["test"]}',
+              f'path:pretrain_network_mse={DEMO_MSE}',
+              f'path:pretrain_network_finetuned=experiments/{NAMES["finetune"]}/models/net_g_latest.pth'])
+
+    with open(os.path.join(REPO_ROOT, 'experiments', TWIN_NAME, 'reference_twin.json'), encoding='utf-8') as f:
+        twin = json.load(f)
+    agreement = mask_agreement(os.path.join(REPO_ROOT, detected, 'masks'),
+                               os.path.join(REPO_ROOT, results, NAMES['parent'], 'masks'))
+    with open(os.path.join(REPO_ROOT, results, NAMES['test'], 'finetune_eval.json'), encoding='utf-8') as f:
+        evaluation = json.load(f)
+    print(f'\nDemo (no parent) finished in {(time.time() - start) / 60:.1f} min.')
+    print(f'reference twin: {os.path.join(REPO_ROOT, TWIN)}')
+    for name, result in twin['validation'].items():
+        print(f'  twin PSNR on {name}: {result["psnr"]:.2f} dB, bicubic {result["psnr_bicubic"]:.2f} dB'
+              + (' (WORSE than bicubic)' if result['worse_than_bicubic'] else ''))
+    print(f'twin-vs-parent masks on the {agreement.images} fine-tuning images (parent: the demo MSE model): '
+          f'IoU {agreement.iou:.3f}, precision {agreement.precision:.3f}, recall {agreement.recall:.3f} (parts)')
+    print(f'Detection report (twin): {os.path.join(REPO_ROOT, detected, "index.html")}')
+    print(f'Evaluation report: {os.path.join(REPO_ROOT, results, NAMES["test"], "index.html")}')
+    print(summary_text(evaluation['summary'], evaluation['images']))
+    print(goals_text(evaluation['summary']))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,267 @@
+"""The reference twin (issue 16): desra/train.py with model_type ReferenceTwinModel on tiny networks, on the CPU,
+and the reference kind detection reports."""
+import html
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import desra  # noqa: F401,I001  (registrations, before basicsr)
+from basicsr.archs.rrdbnet_arch import RRDBNet
+from basicsr.data import build_dataset
+
+from desra import train
+from desra.archs.auto_arch import detect_network
+from desra.archs.frozen_features import FrozenFeatures, select_trained_params
+from desra.models.reference_twin_model import ReferenceTwinModel
+from desra.io.images import write_image
+from desra.weights.reference import reference_of
+from tests.conftest import REPO_ROOT, TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
+
+#: The head of a tiny RRDBNet (1 block) after its body, under basicsr's names (the checkpoint's) and spandrel's.
+TINY_TAIL = ['conv_body', 'conv_up1', 'conv_up2', 'conv_hr', 'conv_last']
+TINY_TAIL_SPANDREL = [r'model\.1\.sub\.1\.', r'model\.(3|6|8|10)\.']
+
+
+def tiny_esrgan(seed=0):
+    """A tiny x4 RRDBNet that spandrel detects (it assumes 32 growth channels)."""
+    torch.manual_seed(seed)
+    return RRDBNet(3, 3, scale=4, num_feat=8, num_block=1, num_grow_ch=32)
+
+
+def smooth_image(rng, height, width):
+    """A smooth random uint8 RGB image (low-frequency noise upscaled), something a pixel loss can learn."""
+    small = rng.integers(0, 256, (height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
+    import cv2
+    return np.clip(cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8)
+
+
+def make_photos(root, sizes=((96, 80), (72, 88))):
+    """HR photos ``<root>/hr/<i>.png`` and LR / HR validation pairs ``<root>/val_{lr,hr}/v.png``."""
+    rng = np.random.default_rng(0)
+    for i, (height, width) in enumerate(sizes):
+        write_image(str(root / 'hr' / f'{i}.png'), smooth_image(rng, height, width))
+    hr = smooth_image(rng, 64, 64)
+    write_image(str(root / 'val_hr' / 'v.png'), hr)
+    write_image(str(root / 'val_lr' / 'v.png'), hr[::4, ::4])
+    return root
+
+
+def write_options(tmp_path, name, gan_path, mode='tail', network_g=None, **overrides):
+    """A tiny twin run: x4, gt_size 32, batch 2, 4 iterations, checkpoint and validation every 2 (``overrides``:
+    ``a:b`` keys)."""
+    opt = {
+        'name': name, 'model_type': 'ReferenceTwinModel', 'scale': 4, 'num_gpu': 0, 'manual_seed': 3,
+        'queue_size': 4,
+        'datasets': {
+            'train': {'name': 'hr', 'type': 'ReferenceTwinDataset', 'dataroot_gt': str(tmp_path / 'hr'),
+                      'io_backend': {'type': 'disk'}, 'gt_size': 32, 'crop_pad_size': 48, 'num_worker_per_gpu': 0,
+                      'batch_size_per_gpu': 2, 'dataset_enlarge_ratio': 4},
+            'val': {'name': 'pairs', 'type': 'ReferenceTwinDataset', 'dataroot_gt': str(tmp_path / 'val_hr'),
+                    'dataroot_lq': str(tmp_path / 'val_lr'), 'io_backend': {'type': 'disk'}}},
+        'network_g': network_g or {'type': 'auto'},
+        'path': {'pretrain_network_g': str(gan_path), 'strict_load_g': True},
+        'train': {'twin_mode': mode, 'trained_params': TINY_TAIL_SPANDREL if mode == 'tail' else None,
+                  'feature_pool': 3,
+                  'ema_decay': 0.5, 'optim_g': {'type': 'Adam', 'lr': 1e-2, 'betas': [0.9, 0.99]},
+                  'scheduler': {'type': 'MultiStepLR', 'milestones': [100], 'gamma': 0.5},
+                  'total_iter': 4, 'pixel_opt': {'type': 'L1Loss', 'loss_weight': 1.0}},
+        'val': {'val_freq': 2},
+        'logger': {'print_freq': 1, 'save_checkpoint_freq': 2, 'use_tb_logger': False},
+    }
+    for key, value in overrides.items():
+        node = opt
+        *parents, last = key.split(':')
+        for parent in parents:
+            node = node[parent]
+        node[last] = value
+    path = tmp_path / f'{name}.yml'
+    path.write_text(yaml.safe_dump(opt))
+    return path
+
+
+@pytest.fixture
+def gan_checkpoint(tmp_path):
+    """A tiny x4 RRDBNet checkpoint standing for a GAN model without a parent (``params_ema``)."""
+    path = tmp_path / 'gan.pth'
+    torch.save({'params_ema': tiny_esrgan().state_dict()}, path)
+    return path
+
+
+def run(tmp_path, option_file, *extra):
+    return train.main(['-opt', str(option_file), *extra], root_path=str(tmp_path))
+
+
+def test_tail_mode_trains_only_the_tail_and_writes_a_twin(tmp_path, gan_checkpoint):
+    make_photos(tmp_path)
+    assert run(tmp_path, write_options(tmp_path, 'twin', gan_checkpoint)) == 0
+    models = tmp_path / 'experiments' / 'twin' / 'models'
+    gan = torch.load(gan_checkpoint, weights_only=True)['params_ema']
+    twin = torch.load(models / 'net_g_latest.pth', weights_only=True)
+    assert twin['reference'] == {'kind': 'twin', 'twin_of': str(gan_checkpoint), 'twin_mode': 'tail'}
+    changed = {name for name, value in twin['params'].items() if not torch.equal(value, gan[name])}
+    assert changed and all(name.split('.')[0] in TINY_TAIL for name in changed)
+    assert all(torch.equal(twin['params'][name], gan[name]) for name in gan if name.split('.')[0] not in TINY_TAIL)
+    tail = torch.load(models / 'tail_latest.pth', weights_only=True)['params']
+    assert sorted(tail) == sorted(name for name in gan if name.split('.')[0] in TINY_TAIL)
+    assert all(value.dtype == torch.float16 for value in tail.values())
+    summary = json.loads((tmp_path / 'experiments' / 'twin' / 'reference_twin.json').read_text())
+    assert summary['checkpoint'] == str(models / 'net_g_latest.pth') and summary['twin_mode'] == 'tail'
+    assert set(summary['validation']['pairs']) >= {'psnr', 'psnr_bicubic', 'worse_than_bicubic'}
+
+
+def test_replayed_features_give_the_networks_output_and_gradients():
+    net = RRDBNet(3, 3, scale=4, num_feat=8, num_block=3, num_grow_ch=4)
+    trained = select_trained_params(net, [r'body\.2\.', 'conv_body', 'conv_up', 'conv_hr', 'conv_last'])
+    assert trained[0] == 'body.2.rdb1.conv1.weight' and not net.conv_first.weight.requires_grad
+    frozen = FrozenFeatures(net)
+    lq = torch.rand(2, 3, 12, 10)
+    # the long skip reads conv_first's output and block 2 reads block 1's; block 0 only feeds block 1
+    assert frozen.probe(lq[:1]) == ['conv_first', 'body.1'] and frozen.skipped == ['body.0']
+    features = frozen.compute(lq)
+    assert {name: tuple(value.shape) for name, value in features.items()} == {'conv_first': (2, 8, 12, 10),
+                                                                              'body.1': (2, 8, 12, 10)}
+    net(lq).square().mean().backward()
+    expected = {name: p.grad.clone() for name, p in net.named_parameters() if p.requires_grad}
+    net.zero_grad()
+    with frozen.replaying(features):
+        output = net(lq)
+    output.square().mean().backward()
+    assert torch.equal(output, net(lq))
+    assert all(torch.allclose(p.grad, expected[name], atol=1e-7) for name, p in net.named_parameters()
+               if p.requires_grad)
+    assert not any('forward' in vars(module) for module in net.modules())  # the modules compute again
+
+
+def test_tail_mode_refuses_a_frozen_part_that_does_not_crop_with_the_input():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, stride=2, padding=1), torch.nn.Conv2d(4, 3 * 64, 1),
+                              torch.nn.PixelShuffle(8))
+    select_trained_params(net, [r'1\.'])
+    with pytest.raises(ValueError, match=r"frozen module 0 of network_g gives a \(1, 4, 8, 8\) output for a "
+                                         r"\(1, 3, 16, 16\) input"):
+        FrozenFeatures(net).probe(torch.zeros(1, 3, 16, 16))
+
+
+def test_the_default_tail_is_the_last_tenth_of_the_parameters():
+    net = RRDBNet(3, 3, scale=4, num_feat=8, num_block=3, num_grow_ch=4)
+    trained = select_trained_params(net)
+    sizes = {name: p.numel() for name, p in net.named_parameters()}
+    share = sum(sizes[name] for name in trained) / sum(sizes.values())
+    assert trained[-1] == 'conv_last.bias' and 0.1 <= share < 0.1 + max(sizes.values()) / sum(sizes.values())
+    with pytest.raises(ValueError, match="'nothing' matches no parameter of network_g"):
+        select_trained_params(net, ['nothing'])
+
+
+def test_a_pixel_loss_step_lowers_the_l1_loss_in_both_modes(tmp_path, gan_checkpoint):
+    make_photos(tmp_path)
+    from desra.config.options import parse_command_options
+    for mode in ('whole', 'tail'):
+        option_file = write_options(tmp_path, mode, gan_checkpoint, mode)
+        opt, _ = parse_command_options('twin', 'train', ['-opt', str(option_file)], root_path=str(tmp_path),
+                                       preflight=False)
+        model = ReferenceTwinModel(opt)
+        model.feed_data(next(iter(torch.utils.data.DataLoader(build_dataset(opt['datasets']['train']),
+                                                              batch_size=2))))
+        losses = []
+        for step in range(1, 6):
+            model.optimize_parameters(step)
+            losses.append(model.get_current_log()['l_pix'])
+        assert losses[-1] < losses[0] * 0.9, (mode, losses)
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'scale': 2}, 'network_g is a x4 ESRGAN model but the option "scale" is 2'),
+    ({'datasets:train:gt_size': 128, 'datasets:train:crop_pad_size': 128},
+     r'0.png: 80x96 px is smaller than the crop datasets:train:gt_size 128'),
+    ({'datasets:train:dataroot_gt': 'EMPTY'}, 'no usable image'),
+    ({'train:gan_opt': {'type': 'GANLoss', 'gan_type': 'vanilla'}}, 'a reference twin trains with a pixel loss only'),
+])
+def test_bad_input_is_refused_in_one_line_before_any_folder(tmp_path, gan_checkpoint, change, message):
+    make_photos(tmp_path)
+    (tmp_path / 'empty').mkdir()
+    change = {key: str(tmp_path / 'empty') if value == 'EMPTY' else value for key, value in change.items()}
+    with pytest.raises(ValueError, match=message) as error:
+        run(tmp_path, write_options(tmp_path, 'refused', gan_checkpoint, **change))
+    assert '\n' not in str(error.value) and not (tmp_path / 'experiments').exists()
+
+
+def test_an_architecture_that_does_not_train_is_refused(tmp_path, gan_checkpoint, monkeypatch):
+    make_photos(tmp_path)
+    spandrel_class = type(detect_network(str(gan_checkpoint)))  # an architecture that runs for inference only:
+    forward = spandrel_class.forward
+    monkeypatch.setattr(spandrel_class, 'forward', lambda self, x: torch.no_grad()(forward)(self, x))
+    with pytest.raises(ValueError, match=r'network_g ESRGAN \(.*gan.pth\) cannot be trained: its output does not '
+                                         r'depend on its parameters'):
+        run(tmp_path, write_options(tmp_path, 'frozen', gan_checkpoint))
+    assert not (tmp_path / 'experiments').exists()
+
+
+@pytest.mark.parametrize('mode', ['tail', 'whole'])
+def test_an_interrupted_run_resumes_to_the_same_twin(tmp_path, gan_checkpoint, monkeypatch, mode):
+    make_photos(tmp_path)
+    assert run(tmp_path, write_options(tmp_path, 'unbroken', gan_checkpoint, mode)) == 0
+    optimize = ReferenceTwinModel.optimize_parameters
+
+    def interrupted(self, current_iter):
+        if current_iter == 3:
+            raise KeyboardInterrupt
+        optimize(self, current_iter)
+    monkeypatch.setattr(ReferenceTwinModel, 'optimize_parameters', interrupted)
+    option_file = write_options(tmp_path, 'broken', gan_checkpoint, mode)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, option_file)
+    monkeypatch.setattr(ReferenceTwinModel, 'optimize_parameters', optimize)
+    assert run(tmp_path, option_file, '--auto_resume') == 0
+    models = tmp_path / 'experiments'
+    unbroken = torch.load(models / 'unbroken' / 'models' / 'net_g_latest.pth', weights_only=True)
+    resumed = torch.load(models / 'broken' / 'models' / 'net_g_latest.pth', weights_only=True)
+    for key in ('params', 'params_ema'):
+        assert all(torch.equal(value, resumed[key][name]) for name, value in unbroken[key].items())
+
+
+@pytest.mark.parametrize('reference, kind', [('auto', 'twin'), ('generic', 'generic')])
+def test_detection_says_which_reference_it_used(tmp_path, reference, kind):
+    write_random_images(str(tmp_path / 'lr'), ('a',))
+    checkpoints = save_tiny_checkpoints(str(tmp_path), ('mse', 'gan'), param_key='params_ema')
+    twin = torch.load(checkpoints['mse'], weights_only=True)
+    torch.save({**twin, 'reference': {'kind': 'twin', 'twin_of': checkpoints['gan'], 'twin_mode': 'tail'}},
+               checkpoints['mse'])
+    opt = {'name': 'run', 'num_gpu': 0, 'scale': 4, 'reference': reference,
+           'datasets': {'detect': {'dataroot_lq': str(tmp_path / 'lr')}},
+           'network_mse': TINY_RRDB_OPT, 'network_gan': TINY_RRDB_OPT,
+           'path': {'results_root': str(tmp_path / 'results'), 'pretrain_network_mse': checkpoints['mse'],
+                    'pretrain_network_gan': checkpoints['gan']},
+           'detector': {'threshold': 0.99, 'min_area': 10, 'segmenter': {'type': 'none'}}}
+    (tmp_path / 'detect.yml').write_text(yaml.safe_dump(opt))
+    result = run_command(['desra/detect.py', '-opt', str(tmp_path / 'detect.yml')])
+    assert result.returncode == 0, result.stderr
+    run_root = tmp_path / 'results' / 'run'
+    log = ''.join(path.read_text() for path in run_root.glob('*.log'))
+    expected = {'twin': f'twin: a reference twin derived from the GAN itself by pixel-loss training '
+                        f'({checkpoints["mse"]}, twin of {checkpoints["gan"]})',
+                'generic': f'generic: a PSNR-oriented model of another family (re-calibrate the threshold and class '
+                           f'weights for it) ({checkpoints["mse"]})'}[kind]
+    assert f'reference (the MSE model compared with): {expected}' in log
+    assert html.escape(expected) in (run_root / 'index.html').read_text()
+    assert reference_of({'path': {'pretrain_network_mse': checkpoints['gan']}}) == (
+        'parent', f'parent: the MSE model the GAN was fine-tuned from ({checkpoints["gan"]})')
+
+
+def test_the_no_parent_demo_scores_the_twins_masks_against_the_parents(tmp_path):
+    spec = importlib.util.spec_from_file_location('run_demo_no_parent',
+                                                  os.path.join(REPO_ROOT, 'scripts', 'run_demo_no_parent.py'))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    parent, twin = np.zeros((40, 40), np.uint8), np.zeros((40, 40), np.uint8)
+    parent[10:20, 10:20] = 255  # 100 px
+    twin[10:20, 15:25] = 255  # 100 px, 50 shared: IoU 50 / 150
+    for folder, mask in (('parent', parent), ('twin', twin)):
+        write_image(str(tmp_path / folder / 'a.png'), mask)
+        write_image(str(tmp_path / folder / 'b.png'), np.zeros((40, 40), np.uint8))  # both empty: IoU 1
+    scores = script.mask_agreement(str(tmp_path / 'twin'), str(tmp_path / 'parent'))
+    assert scores.images == 2 and scores.iou == pytest.approx((50 / 150 + 1) / 2)
+    assert (scores.precision, scores.recall) == (1.0, 1.0)  # each part is half inside the other: it counts
