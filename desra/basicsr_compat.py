@@ -2,7 +2,7 @@
 
 Import this module before anything from ``basicsr``; ``import desra`` does so first.
 
-basicsr 1.4.2 has five known breaks on today's stack (or on a machine without a GPU):
+basicsr 1.4.2 has five known breaks and one noise on today's stack (or on a machine without a GPU):
 
 1. ``basicsr/data/degradations.py`` imports ``torchvision.transforms.functional_tensor``, a private module that
    torchvision 0.17 removed (its functions live on in ``torchvision.transforms.functional``). Importing basicsr
@@ -23,6 +23,11 @@ basicsr 1.4.2 has five known breaks on today's stack (or on a machine without a 
    and of ``USMSharp``) reshapes its padded input with ``view``, which fails on a tensor in another memory layout
    (the CPU's ``DiffJPEG`` returns its image channels-last). We make its input contiguous first, in that module and
    in ``realesrnet_model``, which imported the name (used by DeSRA's ``ReferenceTwinModel``).
+6. basicsr registers Real-ESRGAN's classes under ``<Name>_basicsr`` (``UNetDiscriminatorSN``, ``SRVGGNetCompact``,
+   ``RealESRGANModel``, ``RealESRNetModel``, ``RealESRGANDataset``, ``RealESRGANPairedDataset``) so that the
+   ``realesrgan`` package can still register the plain names; ``Registry.get`` finds such a class by the plain name an
+   option file gives, but prints ``Name X is not found, use name: X_basicsr!`` to the terminal each time. We make
+   that lookup quiet; what it returns is unchanged.
 """
 import sys
 import types
@@ -81,3 +86,21 @@ def filter2D(img, kernel):  # noqa: N802  (basicsr's name)
 
 
 _img_process_util.filter2D = _realesrnet_model.filter2D = filter2D
+
+
+import basicsr.utils.registry as _registry  # noqa: E402
+
+
+def _quiet_get(self, name, suffix='basicsr'):
+    """basicsr's ``Registry.get`` without its print: the object registered as ``name``, else ``<name>_<suffix>``.
+
+    Raises:
+        KeyError: Neither is registered (basicsr's message).
+    """
+    found = self._obj_map.get(name, self._obj_map.get(f'{name}_{suffix}'))
+    if found is None:
+        raise KeyError(f"No object named '{name}' found in '{self._name}' registry!")
+    return found
+
+
+_registry.Registry.get = _quiet_get

@@ -45,3 +45,15 @@ def test_basicsr_init_dist_falls_back_to_gloo_without_cuda():
     assert basicsr.utils.options.init_dist is basicsr.utils.dist_util.init_dist is basicsr_compat.init_dist
     with pytest.raises(ValueError, match='--launcher slurm needs CUDA'):
         basicsr_compat.init_dist('slurm')
+
+
+def test_basicsr_registry_finds_its_suffixed_classes_by_the_plain_name_quietly(capsys):
+    """Real-ESRGAN's option files say ``type: UNetDiscriminatorSN``; basicsr registers it as
+    ``UNetDiscriminatorSN_basicsr`` and used to print a line for every such lookup."""
+    from basicsr.archs.discriminator_arch import UNetDiscriminatorSN
+    from basicsr.utils.registry import ARCH_REGISTRY, MODEL_REGISTRY
+    assert ARCH_REGISTRY.get('UNetDiscriminatorSN') is UNetDiscriminatorSN
+    assert MODEL_REGISTRY.get('RealESRNetModel').__name__ == 'RealESRNetModel'
+    assert capsys.readouterr().out == ''
+    with pytest.raises(KeyError, match="No object named 'NoSuchArch' found in 'arch' registry"):
+        ARCH_REGISTRY.get('NoSuchArch')
