@@ -26,8 +26,9 @@ def summary(**overrides):
     return total
 
 
-IMAGES = [{'image': 'grass', 'detail_retention': 0.25, 'mse_detail_retention': 0.5, 'niqe_gan': 5.0, 'niqe_mse': 8.0,
-           'niqe_finetuned': 7.0, 'realism': 'collapsed'},
+IMAGES = [{'image': 'grass', 'removal_rate': 1.0, 'texture_reduction': 0.6, 'detail_retention': 0.25,
+           'mse_detail_retention': 0.5, 'niqe_gan': 5.0, 'niqe_mse': 8.0, 'niqe_finetuned': 7.0,
+           'realism': 'collapsed'},
           {'image': 'tiny', 'detail_retention': 0.35, 'mse_detail_retention': 0.5, 'niqe_gan': None, 'niqe_mse': None,
            'niqe_finetuned': None, 'realism': 'collapsed'}]
 
@@ -38,8 +39,10 @@ def test_demo_summary_prints_realism_and_says_which_goals_are_not_met():
     assert 'NIQE               GAN 5.00 / MSE 8.00 / fine-tuned 7.50' in text
     assert 'detail retention   mean 0.300, min 0.250' in text and 'MSE model: 0.500' in text
     assert 'realism            collapsed on 2 of 2 images' in text
-    assert 'grass  0.250 (0.500), 5.00 / 8.00 / 7.00, collapsed' in text
-    assert 'tiny   0.350 (0.500), n/a / n/a / n/a, collapsed' in text
+    assert 'grass  1.000, 0.600, 0.250 (0.500), 5.00 / 8.00 / 7.00, collapsed' in text
+    assert 'tiny   n/a, n/a, 0.350 (0.500), n/a / n/a / n/a, collapsed' in text
+    assert 'texture reduction  n/a' in text  # a summary of an earlier version, without the texture figures
+    assert 'texture reduction  0.420' in summary_text(summary(texture_reduction=0.42), IMAGES)
     assert 'met      removal rate >= 0.8' in text and 'met      addition rate <= 0.1' in text
     assert 'not met  mean NIQE fine-tuned <= mean NIQE GAN + 0.5' in text
     assert 'not met  detail retention >= 0.8 on every held-out image' in text

@@ -32,7 +32,7 @@ from desra.detection.stage_one_run import StageOneRun
 from desra.evaluation.summary import removal_warning, summary_text
 from desra.io.images import write_text
 from desra.io.records import csv_text, json_ready
-from desra.metrics.finetune_metrics import FinetuneImageScore, score_finetune, summarize_finetune
+from desra.metrics.finetune_metrics import TEXTURE_FIELDS, FinetuneImageScore, score_finetune, summarize_finetune
 from desra.metrics.realism import REALISM_FIELDS, format_figure, realism_options, score_realism, summarize_realism
 from desra.report import (Comparison, ReportPictures, ReportRow, colour_scales_svg, difference_map, measure_parts,
                           severity_fact, strength_map, summary_table, write_report)
@@ -43,7 +43,7 @@ from desra.report.views import DIFF_FULL_SCALE
 #: Columns of ``finetune_eval.csv``.
 CSV_FIELDS = ('image', 'height', 'width', 'before_pixels', 'before_percent', 'after_pixels', 'after_percent',
               'before_parts', 'after_parts', 'removed_pixels', 'added_pixels', 'removal_rate', 'addition_rate',
-              'outside_pixels', 'psnr_outside', 'ssim_outside') + REALISM_FIELDS
+              'outside_pixels', 'psnr_outside', 'ssim_outside') + TEXTURE_FIELDS + REALISM_FIELDS
 #: Crop labels and titles of the report, in display order (the first two on a part's card).
 CROP_TITLES = {'before': 'original GAN-SR', 'after': 'fine-tuned GAN-SR', 'mse': 'MSE-SR',
                'lr': 'LR (nearest neighbour)'}
@@ -58,6 +58,7 @@ REPORT_SUMMARY_FIELDS = (
     ('artifact area, % of all pixels', ('before_percent', 'after_percent'), '{:.2f} %'),
     ('artifact parts', ('before_parts', 'after_parts'), '{}'),
     ('removal rate (pooled)', 'removal_rate', '{:.3f}'),
+    (f'{TEXTURE_TITLE} (pooled)', TEXTURE_KEY, '{:.3f}'),
     ('addition rate (pooled)', 'addition_rate', '{:.3f}'),
     ('PSNR outside the artifacts, mean', 'mean_psnr_outside', '{:.2f} dB'),
     ('SSIM outside the artifacts, mean', 'mean_ssim_outside', '{:.3f}'),
@@ -67,7 +68,6 @@ REPORT_SUMMARY_FIELDS = (
     ('detail retention, least-kept image', 'min_detail_retention', '{:.3f}'),
     ('detail retention of the MSE-SR, mean', 'mean_mse_detail_retention', '{:.3f}'),
     ('realism verdict', 'realism', '{}'),
-    (TEXTURE_TITLE, TEXTURE_KEY, '{:.3f}'),
 )
 #: Column titles of the summary table.
 REPORT_SUMMARY_COLUMNS = ('before: original GAN', 'after: fine-tuned')
@@ -109,7 +109,7 @@ class FinetuneEvalRun(StageOneRun):
         before, before_parts, before_pictures = self.detect(item, images, 'gan')
         after, after_parts, after_pictures = self.detect(item, images, 'finetuned')
         score = score_finetune(item.name, before.mask, after.mask, images['gan'], images['finetuned'],
-                               before.num_parts, after.num_parts)
+                               before.num_parts, after.num_parts, before.contrast, after.contrast)
         realism = score_realism(images['gan'], images['mse'], images['finetuned'], ~(before.mask | after.mask),
                                 **self.realism_opt)
         # crops of the original's parts, and of the regions only the fine-tuned result has
@@ -197,8 +197,11 @@ class FinetuneEvalRun(StageOneRun):
                  'adds the MSE-SR and LR crops and a slider.', HEAT_NOTE,
                  'Removal rate = share of the original\'s artifact pixels not in the fine-tuned result\'s mask. '
                  'Addition rate = fine-tuned artifact pixels outside the original\'s mask, relative to the '
-                 'original\'s artifact area (n/a when the original has no artifact). PSNR / SSIM outside: original '
-                 'vs fine-tuned result on the pixels outside both masks.',
+                 'original\'s artifact area (n/a when the original has no artifact). Texture-difference reduction = '
+                 '1 - mean D after / mean D before inside the original\'s artifact mask, D = 1 - c the contrast map '
+                 'against the MSE-SR (0 = unchanged, 1 = the MSE-SR\'s texture; not thresholded, so a pattern made '
+                 'fainter but still there counts only in part). PSNR / SSIM outside: original vs fine-tuned result on '
+                 'the pixels outside both masks.',
                  'Realism: NIQE of each result (basicsr, lower = more natural; n/a under 192x96 px). Detail '
                  'retention = mean |Laplacian| of the fine-tuned result / the original\'s, outside both masks (the '
                  'MSE-SR\'s own ratio in brackets). Verdict: softened when retention < '
