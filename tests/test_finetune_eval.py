@@ -160,3 +160,26 @@ def test_test_command_end_to_end(tmp_path):
     assert 'texture-difference reduction' in (run_root / 'index.html').read_text()
     assert os.path.isfile(run_root / 'index.html') and os.path.isfile(run_root / 'sr_mse' / 'held' / 'one.png')
     assert not (run_root / 'sr_gan' / 'kept.png').exists()  # only the held-out images
+
+
+def test_test_command_names_the_selected_iteration_and_refuses_validation_images(tmp_path):
+    lr_root = tmp_path / 'lr'
+    write_random_images(str(lr_root), ('seen', 'held'))
+    (tmp_path / 'splits.yml').write_text('heldout: [held]\nvalidation: [seen]\n')
+    # the record a run with val:select leaves beside its checkpoints (here: beside finetuned.pth)
+    record = {'selected': {'iter': 20, 'checkpoint': 'finetuned.pth', 'selected_by': 'validation',
+                           'reason': 'iteration 20: removal_rate 0.900 meets every goal'}, 'images': ['seen']}
+    (tmp_path / 'selection.json').write_text(json.dumps(record))
+    result, _ = run_tiny_test_command(tmp_path, {'dataroot_lq': str(lr_root)})  # every image: "seen" too
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith('error: ')
+    assert '1 test image(s) are validation images of the run that selected finetuned.pth' in result.stderr
+    assert 'selection.json): seen; evaluate on held-out images' in result.stderr and 'Traceback' not in result.stderr
+    assert not (tmp_path / 'results').exists()  # refused before any run folder
+    result, run_root = run_tiny_test_command(tmp_path, {'dataroot_lq': str(lr_root),
+                                                        'meta_info_file': str(tmp_path / 'splits.yml'),
+                                                        'meta_info_key': 'heldout'})
+    assert result.returncode == 0, result.stderr
+    report = json.loads((run_root / 'finetune_eval.json').read_text())
+    assert report['checkpoint']['iter'] == 20 and report['checkpoint']['selected_by'] == 'validation'
+    assert 'finetuned.pth: iteration 20, selected by validation (iteration 20: removal_rate 0.900' in result.stderr

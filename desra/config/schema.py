@@ -319,6 +319,11 @@ def _network_paths(*roles, results_root=True):
     return Block(keys, nullable=True)
 
 
+#: Checkpoint selection from validation (:mod:`desra.training.selection`); every threshold may be ~ (not checked).
+SELECT = Block({'retention_min': number(0, nullable=True), 'niqe_gap_max': number(nullable=True),
+                'addition_max': number(0, nullable=True), 'removal_min': number(0, 1, nullable=True),
+                'texture_reduction_min': number(high=1, nullable=True),
+                'metric': choice('removal_rate', 'texture_reduction'), 'patience': integer(0)}, nullable=True)
 #: The collapse verdict's thresholds (:func:`desra.metrics.realism.realism_options`).
 REALISM = Block({'niqe_margin': number(0), 'min_retention': number(0)}, nullable=True)
 
@@ -378,7 +383,7 @@ TRAIN = Block({
                     'fixed_params': Rule('a list of regular expressions (strings)', _string_list, nullable=True)},
                    required=('total_iter', 'optim_g', 'scheduler')),
     'val': Block({'val_freq': integer(1), 'save_img': BOOL, 'tile': integer(0), 'tile_pad': integer(0),
-                  'detector': DETECTOR, 'realism': REALISM}, nullable=True),
+                  'detector': DETECTOR, 'realism': REALISM, 'select': SELECT}, nullable=True),
     'logger': Block({'print_freq': integer(1), 'save_checkpoint_freq': integer(1), 'use_tb_logger': BOOL,
                      'save_checkpoint_format': choice('pth', 'safetensors'),
                      'wandb': Block({'project': OPTIONAL_TEXT, 'resume_id': OPTIONAL_TEXT}, nullable=True)},

@@ -39,6 +39,7 @@ from desra.report import (Comparison, ReportPictures, ReportRow, colour_scales_s
 from desra.report.blocks import (HEAT_NOTE, HEAT_TITLE, TEXTURE_KEY, TEXTURE_TITLE, class_block, part_views,
                                  threshold_block)
 from desra.report.views import DIFF_FULL_SCALE
+from desra.training.selection import read_selection
 
 #: Columns of ``finetune_eval.csv``.
 CSV_FIELDS = ('image', 'height', 'width', 'before_pixels', 'before_percent', 'after_pixels', 'after_percent',
@@ -73,6 +74,21 @@ REPORT_SUMMARY_FIELDS = (
 REPORT_SUMMARY_COLUMNS = ('before: original GAN', 'after: fine-tuned')
 
 
+def checkpoint_facts(path):
+    """What the evaluation knows of the fine-tuned checkpoint: ``path``, and when a selection of its run chose it
+    (:func:`~desra.training.selection.read_selection`) ``iter``, ``selected_by`` and ``reason``."""
+    selected = (read_selection(path) or {}).get('selected') or {}
+    return {'path': path, **{key: selected[key] for key in ('iter', 'selected_by', 'reason') if key in selected}}
+
+
+def checkpoint_text(facts):
+    """One line: the fine-tuned checkpoint, and which iteration it is when a selection chose it."""
+    if 'iter' not in facts:
+        return f'fine-tuned checkpoint: {facts["path"]}'
+    how = 'selected by validation' if facts['selected_by'] == 'validation' else 'the last checkpoint'
+    return f'fine-tuned checkpoint: {facts["path"]}: iteration {facts["iter"]}, {how} ({facts["reason"]})'
+
+
 class FinetuneEvalRun(StageOneRun):
     """The test command on one rank (see the module docstring for the outputs)."""
 
@@ -81,6 +97,8 @@ class FinetuneEvalRun(StageOneRun):
         super().__init__(opt, 'test', 'test', ('mse', 'gan', 'finetuned'))
         self.outputs = {role: DetectionOutputs(os.path.join(self.run_root, f'detect_{role}'), self.run_root)
                         for role in ('gan', 'finetuned')}
+        self.checkpoint = checkpoint_facts(opt['path']['pretrain_network_finetuned'])
+        self.logger.info(checkpoint_text(self.checkpoint))
 
     def is_done(self, item):
         """Whether the image was finished by an earlier run with the same options and inputs (its record exists, it
@@ -186,8 +204,10 @@ class FinetuneEvalRun(StageOneRun):
         summary = {**summarize_finetune(scores), **summarize_realism(rows)}
         write_text(os.path.join(self.run_root, 'finetune_eval.csv'), csv_text(CSV_FIELDS, rows))
         write_text(os.path.join(self.run_root, 'finetune_eval.json'), json.dumps(json_ready(
-            {'summary': summary, 'images': rows, 'failures': [str(failure) for failure in failures]}), indent=1))
-        self.logger.info('fine-tuning evaluation:\n' + summary_text(json_ready(summary), json_ready(rows)))
+            {'summary': summary, 'images': rows, 'failures': [str(failure) for failure in failures],
+             'checkpoint': self.checkpoint}), indent=1))
+        self.logger.info('fine-tuning evaluation:\n' + checkpoint_text(self.checkpoint) + '\n'
+                         + summary_text(json_ready(summary), json_ready(rows)))
         notes = ['Each row, in pairs: the original and the fine-tuned GAN-SR results with their detected artifacts '
                  'outlined in red; their semantics-adjusted contrast maps (the maps the masks are thresholded on); a '
                  'slider between the two results beside their difference (mean over R, G, B on a log scale, its '
@@ -211,6 +231,7 @@ class FinetuneEvalRun(StageOneRun):
         threshold = self.detector.opt['threshold']
         figure_sets = {'original GAN-SR': [record['before'] for record in records],
                        'fine-tuned GAN-SR': [record['after'] for record in records]}
+        notes.insert(0, checkpoint_text(self.checkpoint))
         header = [('Summary', summary_table(summary, REPORT_SUMMARY_FIELDS, REPORT_SUMMARY_COLUMNS)),
                   threshold_block(figure_sets, threshold), class_block(figure_sets)]
         warnings = self.misuse_warnings + [warning for warning in [removal_warning(json_ready(summary))] if warning]
