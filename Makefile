@@ -19,8 +19,10 @@ venv: $(VENV)/.installed
 weights: | $(VENV)/.installed
 	$(PY) -m desra.make_weights --output_dir $(PRETRAINED)
 
+# make demo SEED=N: the fine-tuning with manual_seed N (experiments/demo_finetune_seedN/; 0 = experiments/demo_finetune/).
+SEED ?= 0
 demo: venv weights
-	$(PY) scripts/run_demo.py
+	$(PY) scripts/run_demo.py --seed $(SEED)
 
 # The report's browser tests need Chromium: installed here when missing and running as root (Debian/Ubuntu);
 # elsewhere those tests skip and say why. The tests themselves never install anything.

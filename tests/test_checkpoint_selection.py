@@ -1,5 +1,6 @@
 """Checkpoint selection from validation (``val: select:``): the choice, the record, early stopping, and a run of
 desra/train.py on tiny networks that keeps ``net_g_best.pth``."""
+import copy
 import json
 import math
 
@@ -7,8 +8,9 @@ import pytest
 import torch
 import yaml
 
+from desra.data.listed_lr_dataset import ListedLRDataset
 from desra.training.selection import CheckpointSelector, judge, read_selection
-from tests.conftest import TINY_RRDB_OPT
+from tests.conftest import TINY_RRDB_OPT, write_random_images
 from tests.test_train_resume import run_train, write_options
 from tests.test_validation_realism import write_photo_images
 
@@ -148,3 +150,18 @@ def test_selection_thresholds_never_met_in_training_keep_the_last_checkpoint(tmp
                                   'reason': pytest.approx(record['selected']['reason'])}
     best, latest = (torch.load(models / name, weights_only=True) for name in ('net_g_best.pth', 'net_g_latest.pth'))
     assert all(torch.equal(best['params'][k], latest['params'][k]) for k in latest['params'])
+
+
+def test_validation_images_are_read_from_a_split_of_a_yaml_mapping(tmp_path):
+    write_random_images(str(tmp_path / 'lr'), ('a', 'b', 'sub/c'))
+    (tmp_path / 'splits.yml').write_text('validation: [sub/c, a]\nheldout: [b]\n')
+    opt = {'name': 'val', 'dataroot_lq': str(tmp_path / 'lr'), 'io_backend': {'type': 'disk'},
+           'meta_info_file': str(tmp_path / 'splits.yml'), 'meta_info_key': 'validation'}
+    dataset = ListedLRDataset(copy.deepcopy(opt))  # basicsr pops io_backend:type when it reads
+    assert [str(tmp_path / 'lr' / name) for name in ('sub/c.png', 'a.png')] == dataset.paths  # the list's order
+    assert dataset[0]['lq'].shape == (3, 12, 14) and dataset.opt['meta_info_key'] == 'validation'
+    assert len(ListedLRDataset({key: copy.deepcopy(value) for key, value in opt.items()
+                                if key != 'meta_info_file'})) == 3
+    (tmp_path / 'splits.yml').write_text('validation: [a, missing]\n')
+    with pytest.raises(ValueError, match='splits.yml: no LR image in .* for missing'):
+        ListedLRDataset(opt)

@@ -349,6 +349,8 @@ _DATASETS_BY_TYPE = {
     'SingleImageDataset': {**_DATALOADER_KEYS, 'dataroot_lq': TEXT, 'dataroot_mse': PATH, 'meta_info_file': PATH,
                            'mean': ANY, 'std': ANY, 'filename_tmpl': TEXT, 'color': OPTIONAL_TEXT},
 }
+_DATASETS_BY_TYPE['ListedLRDataset'] = {**_DATASETS_BY_TYPE['SingleImageDataset'], 'meta_info_file': PATH,
+                                        'meta_info_key': OPTIONAL_TEXT}
 
 
 class TrainingDataset(Block):
