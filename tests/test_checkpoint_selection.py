@@ -58,7 +58,8 @@ def test_selection_keeps_the_most_removal_within_realism_and_records_why(tmp_pat
     assert [v['eligible'] for v in record['validations']] == [True, True, False, True]
     assert record['validations'][2]['failed'] == ['retention_min: 0.700 vs 0.85']
     assert record['selected']['iter'] == 10 and record['selected']['checkpoint'] == 'net_g_best.pth'
-    assert 'misses removal_min: 0.900 vs 0.95' in record['selected']['reason']
+    assert record['selected']['reason'] == ('iteration 10: removal_rate 0.900, the highest within realism, but it '
+                                            'misses removal_min: 0.900 vs 0.95')
     assert record['images'] == ['a', 'b']
     message = selector.finish(25)
     assert 'net_g_best.pth = iteration 10' in message and saver.calls == [0, 1]  # nothing more written

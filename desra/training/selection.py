@@ -126,11 +126,11 @@ class CheckpointSelector:
         selected = self.best() is validation
         if selected:
             goals = 'meets every goal' if validation['meets_goals'] else (
-                'the highest within realism, but misses ' + ', '.join(missed_goals))
+                'the highest within realism, but it misses ' + ', '.join(missed_goals))
             self.record['selected'] = {
                 'iter': current_iter, 'checkpoint': self.save_best(), 'selected_by': 'validation',
                 'reason': f'iteration {current_iter}: {self.opt["metric"]} '
-                          f'{_number(validation[self.opt["metric"]]):.3f} {goals}'}
+                          f'{_number(validation[self.opt["metric"]]):.3f}, {goals}'}
         self.write()
         return selected
 
