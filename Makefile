@@ -19,8 +19,10 @@ venv: $(VENV)/.installed
 weights: | $(VENV)/.installed
 	$(PY) -m desra.make_weights --output_dir $(PRETRAINED)
 
+# make demo SEED=N: the fine-tuning with manual_seed N (experiments/demo_finetune_seedN/; 0 = experiments/demo_finetune/).
+SEED ?= 0
 demo: venv weights
-	$(PY) scripts/run_demo.py
+	$(PY) scripts/run_demo.py --seed $(SEED)
 
 # RealESRGAN_x4plus as a model with no MSE parent: its reference twin, detect, build, fine-tune, evaluate (README).
 demo-no-parent: venv weights

@@ -16,7 +16,8 @@ Outputs (``--output_dir``, default ``datasets/demo``):
 
 * ``lr/<name>.png``: uint8 RGB, (h, w, 3);
 * ``hr/<name>.png``: uint8 RGB, (4h, 4w, 3), the clean photo region the LR image was made from;
-* ``splits.yml``: the ``finetune:`` and ``heldout:`` lists of names (written only when all images are made).
+* ``splits.yml``: the ``finetune:``, ``validation:`` (fine-tuning images the training validates on) and ``heldout:``
+  lists of names (written only when all images are made).
 
 Usage::
 
@@ -67,11 +68,20 @@ DEMO_IMAGES = {
     'coins': DemoImage('coins', 0, 0, 300, 384, 'finetune'),
     'retina_left': DemoImage('retina', 450, 100, 384, 512, 'finetune'),
     'rocket': DemoImage('rocket', 104, 0, 320, 640, 'finetune'),
-    'grass_bottom': DemoImage('grass', 256, 0, 256, 512, 'heldout'),
+    'grass_bottom_a': DemoImage('grass', 256, 0, 128, 512, 'heldout'),
+    'grass_bottom_b': DemoImage('grass', 384, 0, 128, 512, 'heldout'),
     'gravel_bottom': DemoImage('gravel', 256, 0, 256, 512, 'heldout'),
-    'ihc_bottom': DemoImage('immunohistochemistry', 256, 0, 256, 512, 'heldout'),
+    'ihc_bottom_a': DemoImage('immunohistochemistry', 256, 0, 128, 512, 'heldout'),
+    'ihc_bottom_b': DemoImage('immunohistochemistry', 384, 0, 128, 512, 'heldout'),
     'retina_right': DemoImage('retina', 200, 640, 384, 512, 'heldout'),
+    'retina_bottom': DemoImage('retina', 900, 300, 384, 512, 'heldout'),
+    'page': DemoImage('page', 0, 0, 188, 384, 'heldout'),
+    'hubble_top': DemoImage('hubble_deep_field', 0, 0, 256, 512, 'heldout'),
+    'cell_top': DemoImage('cell', 0, 0, 256, 512, 'heldout'),
 }
+#: The fine-tuning images the training validates on (``validation:`` in ``splits.yml``; desra/train.py selects its
+#: checkpoint with them, so they are never held-out images).
+VALIDATION = ('grass_top', 'gravel_top', 'ihc_top', 'coins')
 
 
 @dataclass(frozen=True)
@@ -138,11 +148,14 @@ def degrade(hr, degradation, rng):
 
 
 def splits_yaml():
-    """Text of ``splits.yml``: every name of ``DEMO_IMAGES`` under its split."""
-    lines = ['# Demo image names (datasets/demo/{lr,hr}/<name>.png), written by scripts/make_demo_data.py.']
-    for split in SPLITS:
+    """Text of ``splits.yml``: every name of ``DEMO_IMAGES`` under its split, and ``VALIDATION`` (a part of the
+    fine-tuning images) under ``validation:``."""
+    lines = ['# Demo image names (datasets/demo/{lr,hr}/<name>.png), written by scripts/make_demo_data.py.',
+             '# validation: the fine-tuning images the training validates on (options/demo/finetune.yml).']
+    lists = {split: [name for name, demo in DEMO_IMAGES.items() if demo.split == split] for split in SPLITS}
+    for split, names in (('finetune', lists['finetune']), ('validation', VALIDATION), ('heldout', lists['heldout'])):
         lines.append(f'{split}:')
-        lines += [f'  - {name}' for name, demo in DEMO_IMAGES.items() if demo.split == split]
+        lines += [f'  - {name}' for name in names]
     return '\n'.join(lines) + '\n'
 
 

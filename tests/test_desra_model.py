@@ -271,8 +271,13 @@ def test_validation_reports_the_detected_artifact_area(tmp_path):
         np.testing.assert_array_equal(load_rgb255(str(folder / f'{name}_5.png')), sr)
         expected += int(mask.sum())
     assert 0 < expected < 2 * 64 * 64
-    pixels, fraction = model.artifact_validator.validate(model.net_g_ema, val_loader(opt), 6, None, save_img=False)
-    assert (pixels, fraction) == (expected, pytest.approx(expected / (2 * 64 * 64)))
+    figures = model.artifact_validator.validate(model.net_g_ema, val_loader(opt), 6, None, save_img=False)
+    assert (figures['artifact_pixels'], figures['artifact_fraction']) == (expected, pytest.approx(expected / 8192))
+    assert figures['images'] == ['a', 'b']
+    # the generator has not trained: against the original GAN nothing is removed or added, the texture is unchanged
+    assert (figures['removal_rate'], figures['addition_rate'], figures['texture_reduction']) == (0, 0, 0)
+    assert [image['image'] for image in figures['per_image']] == ['a', 'b']
+    assert all(image['removal_rate'] == image['texture_reduction'] == 0 for image in figures['per_image'])
 
 
 def test_validation_computes_mse_sr_once_or_refuses_without_a_source(tmp_path, tiny_rrdb_checkpoint):

@@ -27,8 +27,7 @@ FLOORS = {
     'desra.models.reference_twin_model': 4, 'desra.detection.outputs': 4, 'desra.detection.stage_one_run': 4,
     # the commands' runs and the option system that checks every component before a run
     'desra.detection.detect_run': 5, 'desra.evaluation': 5, 'desra.training': 5, 'desra.training.twin_check': 5,
-    'desra.config.options': 5,
-    'desra.config.preflight': 5,
+    'desra.config.options': 5, 'desra.config.preflight': 5, 'desra.config.heldout': 5,
     # the commands and the package itself
     'desra': 6, 'desra.commands': 6, 'desra.detect': 6, 'desra.build_dataset': 6, 'desra.train': 6,
     'desra.test': 6, 'desra.infer': 6, 'desra.option_templates': 6, 'desra.make_weights': 6,

@@ -22,6 +22,7 @@ from basicsr.utils import set_random_seed
 from basicsr.utils.dist_util import get_dist_info, init_dist
 
 from desra.config.layout import output_folders
+from desra.config.heldout import check_heldout_apart
 from desra.config.preflight import check_inputs_exist, check_outputs_apart
 from desra.config.schema import OptionError, check_options
 from desra.io.images import set_max_image_pixels
@@ -189,7 +190,8 @@ def parse_command_options(description, command, args=None, root_path=None, prefl
 
     Order: read the YAML safely, apply ``--force_yml``, check every key against the command's schema, set the paths,
     refuse outputs overlapping inputs, look for every input (``preflight``; not for ``train``: the training run
-    first finds the state to resume from, which decides which weights are needed, then runs the preflight). The
+    first finds the state to resume from, which decides which weights are needed, then runs the preflight), and for
+    ``test`` refuse test images that selected the fine-tuned checkpoint (:mod:`desra.config.heldout`). The
     command's run makes its folder once it has checked what only it can (images to pair, networks to build).
 
     Args:
@@ -250,4 +252,6 @@ def parse_command_options(description, command, args=None, root_path=None, prefl
     check_outputs_apart(opt, output_folders(opt, command), args.opt)
     if preflight and not is_train:
         check_inputs_exist(opt, command, args.opt)
+    if command == 'test':
+        check_heldout_apart(opt, args.opt)
     return opt, args

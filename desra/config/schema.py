@@ -319,6 +319,11 @@ def _network_paths(*roles, results_root=True):
     return Block(keys, nullable=True)
 
 
+#: Checkpoint selection from validation (:mod:`desra.training.selection`); every threshold may be ~ (not checked).
+SELECT = Block({'retention_min': number(0, nullable=True), 'niqe_gap_max': number(nullable=True),
+                'addition_max': number(0, nullable=True), 'removal_min': number(0, 1, nullable=True),
+                'texture_reduction_min': number(high=1, nullable=True),
+                'metric': choice('removal_rate', 'texture_reduction'), 'patience': integer(0)}, nullable=True)
 #: The collapse verdict's thresholds (:func:`desra.metrics.realism.realism_options`).
 REALISM = Block({'niqe_margin': number(0), 'min_retention': number(0)}, nullable=True)
 
@@ -345,6 +350,8 @@ _DATASETS_BY_TYPE = {
     'SingleImageDataset': {**_DATALOADER_KEYS, 'dataroot_lq': TEXT, 'dataroot_mse': PATH, 'meta_info_file': PATH,
                            'mean': ANY, 'std': ANY, 'filename_tmpl': TEXT, 'color': OPTIONAL_TEXT},
 }
+_DATASETS_BY_TYPE['ListedLRDataset'] = {**_DATASETS_BY_TYPE['SingleImageDataset'], 'meta_info_file': PATH,
+                                        'meta_info_key': OPTIONAL_TEXT}
 
 
 class TrainingDataset(Block):
@@ -397,7 +404,7 @@ TRAIN = Block({
                     'tail_fraction': number(0, 1, low_open=True), 'feature_pool': integer(1)},
                    required=('total_iter', 'optim_g', 'scheduler')),
     'val': Block({'val_freq': integer(1), 'save_img': BOOL, 'tile': integer(0), 'tile_pad': integer(0),
-                  'detector': DETECTOR, 'realism': REALISM}, nullable=True),
+                  'detector': DETECTOR, 'realism': REALISM, 'select': SELECT}, nullable=True),
     'logger': Block({'print_freq': integer(1), 'save_checkpoint_freq': integer(1), 'use_tb_logger': BOOL,
                      'save_checkpoint_format': choice('pth', 'safetensors'),
                      'wandb': Block({'project': OPTIONAL_TEXT, 'resume_id': OPTIONAL_TEXT}, nullable=True)},

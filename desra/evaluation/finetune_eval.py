@@ -32,18 +32,19 @@ from desra.detection.stage_one_run import StageOneRun
 from desra.evaluation.summary import removal_warning, summary_text
 from desra.io.images import write_text
 from desra.io.records import csv_text, json_ready
-from desra.metrics.finetune_metrics import FinetuneImageScore, score_finetune, summarize_finetune
+from desra.metrics.finetune_metrics import TEXTURE_FIELDS, FinetuneImageScore, score_finetune, summarize_finetune
 from desra.metrics.realism import REALISM_FIELDS, format_figure, realism_options, score_realism, summarize_realism
 from desra.report import (Comparison, ReportPictures, ReportRow, colour_scales_svg, difference_map, measure_parts,
                           severity_fact, strength_map, summary_table, write_report)
 from desra.report.blocks import (HEAT_NOTE, HEAT_TITLE, TEXTURE_KEY, TEXTURE_TITLE, class_block, part_views,
                                  threshold_block)
 from desra.report.views import DIFF_FULL_SCALE
+from desra.training.selection import read_selection
 
 #: Columns of ``finetune_eval.csv``.
 CSV_FIELDS = ('image', 'height', 'width', 'before_pixels', 'before_percent', 'after_pixels', 'after_percent',
               'before_parts', 'after_parts', 'removed_pixels', 'added_pixels', 'removal_rate', 'addition_rate',
-              'outside_pixels', 'psnr_outside', 'ssim_outside') + REALISM_FIELDS
+              'outside_pixels', 'psnr_outside', 'ssim_outside') + TEXTURE_FIELDS + REALISM_FIELDS
 #: Crop labels and titles of the report, in display order (the first two on a part's card).
 CROP_TITLES = {'before': 'original GAN-SR', 'after': 'fine-tuned GAN-SR', 'mse': 'MSE-SR',
                'lr': 'LR (nearest neighbour)'}
@@ -58,6 +59,7 @@ REPORT_SUMMARY_FIELDS = (
     ('artifact area, % of all pixels', ('before_percent', 'after_percent'), '{:.2f} %'),
     ('artifact parts', ('before_parts', 'after_parts'), '{}'),
     ('removal rate (pooled)', 'removal_rate', '{:.3f}'),
+    (f'{TEXTURE_TITLE} (pooled)', TEXTURE_KEY, '{:.3f}'),
     ('addition rate (pooled)', 'addition_rate', '{:.3f}'),
     ('PSNR outside the artifacts, mean', 'mean_psnr_outside', '{:.2f} dB'),
     ('SSIM outside the artifacts, mean', 'mean_ssim_outside', '{:.3f}'),
@@ -67,10 +69,24 @@ REPORT_SUMMARY_FIELDS = (
     ('detail retention, least-kept image', 'min_detail_retention', '{:.3f}'),
     ('detail retention of the MSE-SR, mean', 'mean_mse_detail_retention', '{:.3f}'),
     ('realism verdict', 'realism', '{}'),
-    (TEXTURE_TITLE, TEXTURE_KEY, '{:.3f}'),
 )
 #: Column titles of the summary table.
 REPORT_SUMMARY_COLUMNS = ('before: original GAN', 'after: fine-tuned')
+
+
+def checkpoint_facts(path):
+    """What the evaluation knows of the fine-tuned checkpoint: ``path``, and when a selection of its run chose it
+    (:func:`~desra.training.selection.read_selection`) ``iter``, ``selected_by`` and ``reason``."""
+    selected = (read_selection(path) or {}).get('selected') or {}
+    return {'path': path, **{key: selected[key] for key in ('iter', 'selected_by', 'reason') if key in selected}}
+
+
+def checkpoint_text(facts):
+    """One line: the fine-tuned checkpoint, and which iteration it is when a selection chose it."""
+    if 'iter' not in facts:
+        return f'fine-tuned checkpoint: {facts["path"]}'
+    how = 'selected by validation' if facts['selected_by'] == 'validation' else 'the last checkpoint'
+    return f'fine-tuned checkpoint: {facts["path"]}: iteration {facts["iter"]}, {how} ({facts["reason"]})'
 
 
 class FinetuneEvalRun(StageOneRun):
@@ -81,6 +97,8 @@ class FinetuneEvalRun(StageOneRun):
         super().__init__(opt, 'test', 'test', ('mse', 'gan', 'finetuned'))
         self.outputs = {role: DetectionOutputs(os.path.join(self.run_root, f'detect_{role}'), self.run_root)
                         for role in ('gan', 'finetuned')}
+        self.checkpoint = checkpoint_facts(opt['path']['pretrain_network_finetuned'])
+        self.logger.info(checkpoint_text(self.checkpoint))
 
     def is_done(self, item):
         """Whether the image was finished by an earlier run with the same options and inputs (its record exists, it
@@ -109,7 +127,7 @@ class FinetuneEvalRun(StageOneRun):
         before, before_parts, before_pictures = self.detect(item, images, 'gan')
         after, after_parts, after_pictures = self.detect(item, images, 'finetuned')
         score = score_finetune(item.name, before.mask, after.mask, images['gan'], images['finetuned'],
-                               before.num_parts, after.num_parts)
+                               before.num_parts, after.num_parts, before.contrast, after.contrast)
         realism = score_realism(images['gan'], images['mse'], images['finetuned'], ~(before.mask | after.mask),
                                 **self.realism_opt)
         # crops of the original's parts, and of the regions only the fine-tuned result has
@@ -186,8 +204,10 @@ class FinetuneEvalRun(StageOneRun):
         summary = {**summarize_finetune(scores), **summarize_realism(rows)}
         write_text(os.path.join(self.run_root, 'finetune_eval.csv'), csv_text(CSV_FIELDS, rows))
         write_text(os.path.join(self.run_root, 'finetune_eval.json'), json.dumps(json_ready(
-            {'summary': summary, 'images': rows, 'failures': [str(failure) for failure in failures]}), indent=1))
-        self.logger.info('fine-tuning evaluation:\n' + summary_text(json_ready(summary), json_ready(rows)))
+            {'summary': summary, 'images': rows, 'failures': [str(failure) for failure in failures],
+             'checkpoint': self.checkpoint}), indent=1))
+        self.logger.info('fine-tuning evaluation:\n' + checkpoint_text(self.checkpoint) + '\n'
+                         + summary_text(json_ready(summary), json_ready(rows)))
         notes = ['Each row, in pairs: the original and the fine-tuned GAN-SR results with their detected artifacts '
                  'outlined in red; their semantics-adjusted contrast maps (the maps the masks are thresholded on); a '
                  'slider between the two results beside their difference (mean over R, G, B on a log scale, its '
@@ -197,8 +217,11 @@ class FinetuneEvalRun(StageOneRun):
                  'adds the MSE-SR and LR crops and a slider.', HEAT_NOTE,
                  'Removal rate = share of the original\'s artifact pixels not in the fine-tuned result\'s mask. '
                  'Addition rate = fine-tuned artifact pixels outside the original\'s mask, relative to the '
-                 'original\'s artifact area (n/a when the original has no artifact). PSNR / SSIM outside: original '
-                 'vs fine-tuned result on the pixels outside both masks.',
+                 'original\'s artifact area (n/a when the original has no artifact). Texture-difference reduction = '
+                 '1 - mean D after / mean D before inside the original\'s artifact mask, D = 1 - c the contrast map '
+                 'against the MSE-SR (0 = unchanged, 1 = the MSE-SR\'s texture; not thresholded, so a pattern made '
+                 'fainter but still there counts only in part). PSNR / SSIM outside: original vs fine-tuned result on '
+                 'the pixels outside both masks.',
                  'Realism: NIQE of each result (basicsr, lower = more natural; n/a under 192x96 px). Detail '
                  'retention = mean |Laplacian| of the fine-tuned result / the original\'s, outside both masks (the '
                  'MSE-SR\'s own ratio in brackets). Verdict: softened when retention < '
@@ -208,6 +231,7 @@ class FinetuneEvalRun(StageOneRun):
         threshold = self.detector.opt['threshold']
         figure_sets = {'original GAN-SR': [record['before'] for record in records],
                        'fine-tuned GAN-SR': [record['after'] for record in records]}
+        notes.insert(0, checkpoint_text(self.checkpoint))
         header = [('Summary', summary_table(summary, REPORT_SUMMARY_FIELDS, REPORT_SUMMARY_COLUMNS)),
                   threshold_block(figure_sets, threshold), class_block(figure_sets)]
         warnings = self.misuse_warnings + [warning for warning in [removal_warning(json_ready(summary))] if warning]

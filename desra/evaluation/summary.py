@@ -25,15 +25,17 @@ def summary_text(summary, images):
     """The headline figures of an evaluation (``summary`` and the per-image ``images`` of ``finetune_eval.json``).
 
     Returns:
-        str: Lines of text: artifact area and parts before -> after, removal and addition rates, PSNR / SSIM
-        outside the artifacts, NIQE of the three models, detail retention, the realism verdict (with a warning
-        first when nothing was removed, :func:`removal_warning`) and one line per image.
+        str: Lines of text: artifact area and parts before -> after, removal rate, texture-difference reduction,
+        addition rate, PSNR / SSIM outside the artifacts, NIQE of the three models, detail retention, the realism
+        verdict (with a warning first when nothing was removed, :func:`removal_warning`) and one line per image.
     """
     lines = [f'Held-out images ({summary["images"]}), before -> after fine-tuning:',
              f'  artifact area      {summary["before_pixels"]} px ({figure(summary["before_percent"], 2)}%) -> '
              f'{summary["after_pixels"]} px ({figure(summary["after_percent"], 2)}%)',
              f'  artifact parts     {summary["before_parts"]} -> {summary["after_parts"]}',
              f'  removal rate       {figure(summary["removal_rate"])}  (share of the before-mask gone after)',
+             f'  texture reduction  {figure(summary.get("texture_reduction"))}  (1 - mean D after / mean D before '
+             'inside the before-mask, D = 1 - c; 1 = the MSE model\'s texture)',
              f'  addition rate      {figure(summary["addition_rate"])}  (new artifact pixels / before-mask pixels)',
              f'  outside artifacts  PSNR {figure(summary["mean_psnr_outside"], 2)} dB, '
              f'SSIM {figure(summary["mean_ssim_outside"])}  (original vs fine-tuned, pixels outside both masks)',
@@ -46,10 +48,12 @@ def summary_text(summary, images):
     warning = removal_warning(summary)
     realism = summary['realism'] if warning is None else f'{summary["realism"]}, but {warning}'
     lines += [f'  realism            {realism}',
-              '  per image          detail retention (MSE model\'s), NIQE GAN / MSE / fine-tuned, verdict:']
+              '  per image          removal, texture reduction, detail retention (MSE model\'s), NIQE GAN / MSE / '
+              'fine-tuned, verdict:']
     width = max((len(image['image']) for image in images), default=0)
     for image in images:
-        lines.append(f'    {image["image"]:<{width}}  {figure(image.get("detail_retention"))} '
+        lines.append(f'    {image["image"]:<{width}}  {figure(image.get("removal_rate"))}, '
+                     f'{figure(image.get("texture_reduction"))}, {figure(image.get("detail_retention"))} '
                      f'({figure(image.get("mse_detail_retention"))}), {figure(image.get("niqe_gan"), 2)} / '
                      f'{figure(image.get("niqe_mse"), 2)} / {figure(image.get("niqe_finetuned"), 2)}, '
                      f'{image.get("realism", "n/a")}')

@@ -2,7 +2,8 @@
 from .detection_metrics import (DEFAULT_BORDER, DEFAULT_OVERLAP, DetectionScores, MaskPairScore, MaskShapeError,
                                 count_overlapped_parts, crop_to_valid_region, format_score, load_mask, mask_iou,
                                 score_mask_pair, summarize_scores, to_binary_mask)
-from .finetune_metrics import (FinetuneImageScore, addition_rate, count_parts, psnr_outside, removal_rate,
-                               score_finetune, ssim_map, ssim_outside, summarize_finetune)
+from .finetune_metrics import (TEXTURE_FIELDS, FinetuneImageScore, addition_rate, count_parts, psnr_outside,
+                               removal_rate, score_finetune, ssim_map, ssim_outside, summarize_finetune,
+                               texture_difference, texture_reduction)
 from .realism import (NIQE_BLOCK, REALISM_DEFAULTS, REALISM_FIELDS, VERDICTS, laplacian_detail, niqe_score,
                       realism_options, realism_verdict, score_realism, summarize_realism)

@@ -13,11 +13,18 @@ fine-tuned model's result (*after*), both bool (H, W) from Stage 1 with the same
   fine-tuned results on the pixels outside both masks (``~(A | B)``), 0..255 RGB. PSNR = ``10 log10(255^2 / MSE)``,
   MSE averaged over those pixels and the three channels (``inf`` when they are identical). SSIM = the mean over
   those pixels of :func:`ssim_map`. Both are NaN when no pixel is outside.
+* **texture difference** before / after: the mean over ``B`` of ``D = 1 - c``, with ``c`` the contrast map (Eq. 7)
+  of the original / the fine-tuned result against the MSE-SR (in [0, 1): 0 = the MSE-SR's texture); **texture
+  reduction** = ``1 - D_after / D_before``: 0 = the texture inside the original's artifacts is unchanged, 1 = it is
+  the MSE model's (negative: more departed than before). Unlike the removal rate it is not thresholded, eroded or
+  area-filtered: a stripe pattern made fainter, but still there, reduces it only in part. NaN when ``B`` is empty
+  or no contrast maps were given.
 
 Totals (:func:`summarize_finetune`): pixel and part counts summed over images; *pooled* rates
 ``sum |B \\ A| / sum |B|`` and ``sum |A \\ B| / sum |B|`` (NaN when no image had artifacts before); the mean of the
 per-image rates over images with artifacts before; mean PSNR over images where it is finite and mean SSIM over
-images where it is defined.
+images where it is defined; the pooled texture reduction ``1 - sum_B D_after / sum_B D_before`` over the images
+with artifacts before, and the mean of the per-image reductions.
 """
 import math
 from dataclasses import asdict, dataclass
@@ -26,10 +33,15 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
+from desra.detection.contrast import crop_interior
+
 __all__ = [
     'FinetuneImageScore', 'count_parts', 'removal_rate', 'addition_rate', 'psnr_outside', 'ssim_map', 'ssim_outside',
-    'score_finetune', 'summarize_finetune'
+    'texture_difference', 'texture_reduction', 'TEXTURE_FIELDS', 'score_finetune', 'summarize_finetune'
 ]
+
+#: The texture figures of a :class:`FinetuneImageScore`, in the order of a table's columns.
+TEXTURE_FIELDS = ('texture_before', 'texture_after', 'texture_reduction')
 
 
 def count_parts(mask):
@@ -96,6 +108,33 @@ def ssim_outside(img1, img2, outside):
     return float(ssim_map(img1, img2)[outside].mean())
 
 
+def texture_difference(contrast, mask):
+    """Mean of ``D = 1 - c`` over a mask.
+
+    Args:
+        contrast (np.ndarray): float (H - 2r, W - 2r): the valid-mode contrast map ``c`` (Eq. 7) of an SR result
+            against the MSE-SR (:attr:`desra.detection.DetectionResult.contrast`), in (0, 1].
+        mask (np.ndarray): bool (H, W); its r-pixel border, where ``c`` is undefined, is left out (the detector's
+            masks are False there).
+
+    Returns:
+        float: In [0, 1); NaN when the mask is empty inside the border.
+    """
+    border = (mask.shape[0] - contrast.shape[0]) // 2
+    inside = crop_interior(mask, border)
+    if inside.shape != contrast.shape:
+        raise ValueError(f'a contrast map of shape {contrast.shape} does not fit a mask of shape {mask.shape}')
+    return float(np.mean(1.0 - contrast[inside])) if inside.any() else math.nan
+
+
+def texture_reduction(difference_before, difference_after):
+    """``1 - difference_after / difference_before`` of two :func:`texture_difference` values (NaN when the first is
+    0 or NaN): 0 = unchanged, 1 = the MSE-SR's texture."""
+    if not difference_before or math.isnan(difference_before):
+        return math.nan
+    return 1.0 - difference_after / difference_before
+
+
 @dataclass
 class FinetuneImageScore:
     """The fine-tuning figures of one image (see the module docstring).
@@ -110,6 +149,9 @@ class FinetuneImageScore:
         outside_pixels (int): Pixels outside both masks.
         psnr_outside (float): dB; ``inf`` when unchanged, NaN when ``outside_pixels`` is 0.
         ssim_outside (float): NaN when ``outside_pixels`` is 0.
+        texture_before, texture_after (float): Mean ``D = 1 - c`` over ``B`` of the original and the fine-tuned
+            results (:func:`texture_difference`); NaN when ``B`` is empty or no contrast map was given.
+        texture_reduction (float): ``1 - texture_after / texture_before`` (:func:`texture_reduction`).
     """
     image: str
     height: int
@@ -125,6 +167,9 @@ class FinetuneImageScore:
     outside_pixels: int
     psnr_outside: float
     ssim_outside: float
+    texture_before: float = math.nan
+    texture_after: float = math.nan
+    texture_reduction: float = math.nan
 
     @property
     def before_percent(self):
@@ -145,11 +190,13 @@ class FinetuneImageScore:
 
     @classmethod
     def from_dict(cls, record):
-        """Inverse of :meth:`to_dict` (the derived percentages are ignored)."""
-        return cls(**{field: record[field] for field in cls.__dataclass_fields__})
+        """Inverse of :meth:`to_dict` (the derived percentages are ignored; a record written before the texture
+        figures existed reads them as NaN)."""
+        return cls(**{field: record[field] for field in cls.__dataclass_fields__ if field in record})
 
 
-def score_finetune(image, before, after, original_rgb255, finetuned_rgb255, before_parts=None, after_parts=None):
+def score_finetune(image, before, after, original_rgb255, finetuned_rgb255, before_parts=None, after_parts=None,
+                   before_contrast=None, after_contrast=None):
     """Compare the original and fine-tuned results of one image.
 
     Args:
@@ -158,6 +205,8 @@ def score_finetune(image, before, after, original_rgb255, finetuned_rgb255, befo
         original_rgb255, finetuned_rgb255 (np.ndarray): (H, W, 3) RGB 0..255 results of the two models.
         before_parts, after_parts (int | None): The number of 8-connected parts of ``before`` / ``after`` when
             known (the detector's ``num_parts``); None: counted here (:func:`count_parts`).
+        before_contrast, after_contrast (np.ndarray | None): The valid-mode contrast maps ``c`` (Eq. 7) of the two
+            results against the MSE-SR, for the texture figures (NaN without them).
 
     Returns:
         FinetuneImageScore
@@ -171,6 +220,11 @@ def score_finetune(image, before, after, original_rgb255, finetuned_rgb255, befo
                          f'{finetuned_rgb255.shape} must share one size')
     outside = ~(before | after)
     height, width = before.shape
+    texture = {}
+    if before_contrast is not None and after_contrast is not None:
+        texture = {'texture_before': texture_difference(before_contrast, before),
+                   'texture_after': texture_difference(after_contrast, before)}
+        texture['texture_reduction'] = texture_reduction(texture['texture_before'], texture['texture_after'])
     return FinetuneImageScore(
         image=image, height=height, width=width, before_pixels=int(before.sum()), after_pixels=int(after.sum()),
         before_parts=count_parts(before) if before_parts is None else before_parts,
@@ -178,7 +232,7 @@ def score_finetune(image, before, after, original_rgb255, finetuned_rgb255, befo
         removed_pixels=int(np.count_nonzero(before & ~after)), added_pixels=int(np.count_nonzero(after & ~before)),
         removal_rate=removal_rate(before, after), addition_rate=addition_rate(before, after),
         outside_pixels=int(outside.sum()), psnr_outside=psnr_outside(original_rgb255, finetuned_rgb255, outside),
-        ssim_outside=ssim_outside(original_rgb255, finetuned_rgb255, outside))
+        ssim_outside=ssim_outside(original_rgb255, finetuned_rgb255, outside), **texture)
 
 
 def _mean(values):
@@ -194,13 +248,18 @@ def summarize_finetune(scores):
         pixels as % of ``image_pixels``), ``images_with_artifacts_before`` / ``_after``, summed ``before_pixels``,
         ``after_pixels``, ``before_parts``, ``after_parts``, ``removed_pixels``, ``added_pixels``, pooled
         ``removal_rate`` and ``addition_rate``, ``mean_removal_rate`` and ``mean_addition_rate`` (per image, over
-        images with artifacts before), ``mean_psnr_outside`` (finite values) and ``mean_ssim_outside``.
+        images with artifacts before), ``mean_psnr_outside`` (finite values), ``mean_ssim_outside``, the pooled
+        ``texture_reduction`` (``1 - sum |B| D_after / sum |B| D_before``) and ``mean_texture_reduction`` (per
+        image), over images with artifacts before and texture figures (NaN when there are none).
     """
     total = {key: sum(getattr(score, key) for score in scores)
              for key in ('before_pixels', 'after_pixels', 'before_parts', 'after_parts', 'removed_pixels',
                          'added_pixels')}
     with_before = [score for score in scores if score.before_pixels]
     image_pixels = sum(score.height * score.width for score in scores)
+    textured = [score for score in with_before if not math.isnan(score.texture_reduction)]
+    texture_sums = [sum(score.before_pixels * getattr(score, key) for score in textured)
+                    for key in ('texture_before', 'texture_after')]
     return {
         'images': len(scores),
         'image_pixels': image_pixels,
@@ -215,4 +274,6 @@ def summarize_finetune(scores):
         'mean_addition_rate': _mean(score.addition_rate for score in with_before),
         'mean_psnr_outside': _mean(score.psnr_outside for score in scores if math.isfinite(score.psnr_outside)),
         'mean_ssim_outside': _mean(score.ssim_outside for score in scores if not math.isnan(score.ssim_outside)),
+        'texture_reduction': texture_reduction(*texture_sums) if textured else math.nan,
+        'mean_texture_reduction': _mean(score.texture_reduction for score in textured),
     }

@@ -19,8 +19,14 @@ retention outside both masks (current / original) and the verdict (``kept`` / ``
 NaN on results smaller than 192x96 px and the verdict then rests on detail alone. A run resumed before the first
 validation had no original results to keep: it logs that its realism figures are unavailable.
 
+Removal (:mod:`desra.metrics.finetune_metrics`, as the test command measures it): the current result's mask against
+the original GAN's mask of the same image (removal and addition rates) and the texture-difference reduction inside
+the original's mask (``D = 1 - c`` of the contrast maps against the MSE-SR).
+
 Logged per validation: the total number of artifact pixels and their fraction of all SR pixels (also to tensorboard
-as ``metrics/<dataset>/artifact_pixels`` and ``artifact_fraction``), and the realism summary: mean NIQE of the
+as ``metrics/<dataset>/artifact_pixels`` and ``artifact_fraction``), the pooled removal and addition rates and
+texture reduction (tensorboard: ``removal_rate``, ``addition_rate``, ``texture_reduction``), and the realism
+summary: mean NIQE of the
 original, MSE and current results, mean and lowest detail retention, the verdicts (tensorboard:
 ``metrics/<dataset>/niqe``, ``detail_retention``, ``min_detail_retention``, ``collapsed_images``); with
 ``val:save_img``, each image's figures too, and its SR result and mask in ``visualization/<img>/<img>_<iter>.png``
@@ -28,8 +34,10 @@ and ``<img>_<iter>_artifacts.png``.
 
 Options (``val:``): ``val_freq``, ``save_img``, ``detector`` (the ``detector:`` options of the detect command),
 ``tile`` and ``tile_pad`` (SR in tiles of that many LR pixels; 0 = whole images), ``realism: {niqe_margin,
-min_retention}`` (the verdict's thresholds, as in the test command).
+min_retention}`` (the verdict's thresholds, as in the test command), ``select`` (the checkpoint selection of
+:mod:`desra.training.selection`, which reads the figures :meth:`ArtifactAreaValidator.validate` returns).
 """
+import math
 import os
 
 import numpy as np
@@ -40,7 +48,16 @@ from desra.detection import ArtifactDetector
 from desra.inference import TiledUpsampler, build_upsampler
 from desra.io.images import load_rgb255, write_image
 from desra.io.names import index_images, stem_of
+from desra.metrics.finetune_metrics import score_finetune, summarize_finetune
 from desra.metrics.realism import format_figure, niqe_score, realism_options, score_realism, summarize_realism
+
+#: The figures of a validation that :meth:`ArtifactAreaValidator.validate` returns beyond the artifact area (keys of
+#: :func:`~desra.metrics.finetune_metrics.summarize_finetune` and :func:`~desra.metrics.realism.summarize_realism`).
+VALIDATION_FIGURES = ('removal_rate', 'addition_rate', 'texture_reduction', 'mean_niqe_gan', 'mean_niqe_mse',
+                      'mean_niqe_finetuned', 'mean_detail_retention', 'min_detail_retention', 'realism')
+#: The per-image figures of a validation: three of the image's ``FinetuneImageScore``, then of its realism scores.
+PER_IMAGE_FIGURES = ('removal_rate', 'addition_rate', 'texture_reduction', 'detail_retention', 'niqe_finetuned',
+                     'realism')
 
 
 def to_rgb255(rgb):
@@ -127,8 +144,9 @@ class ArtifactAreaValidator:
         """The original GAN's result of one LR image and what the realism figures need of it, made once.
 
         Returns:
-            dict | None: ``gan`` (float64 (H, W, 3) RGB 0..255), ``before`` (its bool artifact mask) and ``niqe``
-            (``{'gan': ..., 'mse': ...}``); None when neither the disk cache nor the original generator has it.
+            dict | None: ``gan`` (float64 (H, W, 3) RGB 0..255), ``before`` (its bool artifact mask), ``contrast``
+            (its valid-mode contrast map against the MSE-SR) and ``niqe`` (``{'gan': ..., 'mse': ...}``); None when
+            neither the disk cache nor the original generator has it.
         """
         if lq_path not in self.originals:
             path = None
@@ -143,7 +161,8 @@ class ArtifactAreaValidator:
                     write_image(path, gan[..., ::-1].astype(np.uint8))
             else:
                 return None
-            self.originals[lq_path] = {'gan': gan, 'before': self.detector.detect(mse, gan).mask,
+            result = self.detector.detect(mse, gan)
+            self.originals[lq_path] = {'gan': gan, 'before': result.mask, 'contrast': result.contrast,
                                        'niqe': {'gan': niqe_score(gan), 'mse': niqe_score(mse)}}
         return self.originals[lq_path]
 
@@ -158,13 +177,16 @@ class ArtifactAreaValidator:
             save_img (bool): Also log each image and save its SR result and mask.
 
         Returns:
-            tuple[int, float]: Total artifact pixels and their fraction of all SR pixels.
+            dict: ``artifact_pixels`` (total), ``artifact_fraction`` (of all SR pixels), ``images`` (the validated
+            image names, relative to ``dataroot_lq`` without extension), the figures of :data:`VALIDATION_FIGURES`
+            against the original GAN (NaN, or ``n/a`` for ``realism``, when its results were not kept) and
+            ``per_image``: ``{'image': name, <PER_IMAGE_FIGURES>}`` per image that has them.
         """
         logger = get_root_logger()
         dataset_opt = dataloader.dataset.opt
         upsampler = TiledUpsampler(net, self.scale, self.tile, self.tile_pad, device=self.device)
         artifact_pixels = total_pixels = 0
-        realism = []
+        realism, removal, names, per_image = [], [], [], []
         for data in progress_bar(dataloader, f'validation {dataset_opt["name"]}', 'img', leave=False):
             lq_path = data['lq_path'][0]
             lq = data['lq'][0].permute(1, 2, 0).numpy()
@@ -173,8 +195,11 @@ class ArtifactAreaValidator:
             if mse.shape != sr.shape:
                 raise ValueError(f'{lq_path}: the MSE-SR is {mse.shape[1]}x{mse.shape[0]} but the SR result is '
                                  f'{sr.shape[1]}x{sr.shape[0]} (WxH)')
-            mask = self.detector.detect(mse, sr).mask
+            result = self.detector.detect(mse, sr)
+            mask = result.mask
             count = int(mask.sum())
+            name = os.path.splitext(os.path.basename(lq_path))[0]
+            names.append(stem_of(os.path.relpath(lq_path, dataset_opt['dataroot_lq'])))
             artifact_pixels += count
             total_pixels += mask.size
             original = self.original(dataset_opt, lq_path, lq, mse)
@@ -183,8 +208,11 @@ class ArtifactAreaValidator:
                 scores = score_realism(original['gan'], mse, sr, ~(mask | original['before']),
                                        known_niqe=original['niqe'], **self.realism_opt)
                 realism.append(scores)
+                removal.append(score_finetune(names[-1], original['before'], mask, original['gan'], sr,
+                                              before_contrast=original['contrast'], after_contrast=result.contrast))
+                per_image.append({'image': names[-1], **{key: getattr(removal[-1], key) for key in PER_IMAGE_FIGURES[
+                    :3]}, **{key: scores[key] for key in PER_IMAGE_FIGURES[3:]}})
             if save_img:
-                name = os.path.splitext(os.path.basename(lq_path))[0]
                 folder = os.path.join(self.opt['path']['visualization'], name)
                 write_image(os.path.join(folder, f'{name}_{current_iter}.png'), sr[..., ::-1].astype(np.uint8))
                 write_image(os.path.join(folder, f'{name}_{current_iter}_artifacts.png'), mask.astype(np.uint8) * 255)
@@ -199,6 +227,12 @@ class ArtifactAreaValidator:
         logger.info(f'Validation {name}, iter {current_iter}: {artifact_pixels} artifact pixels '
                     f'({fraction:.4%} of the SR pixels)')
         summary = summarize_realism(realism) if realism else None
+        removal_summary = summarize_finetune(removal) if removal else None
+        if removal_summary:
+            logger.info(f'Validation {name}, iter {current_iter}: removal rate '
+                        f'{format_figure(removal_summary["removal_rate"])}, addition rate '
+                        f'{format_figure(removal_summary["addition_rate"])}, texture-difference reduction '
+                        f'{format_figure(removal_summary["texture_reduction"])} (against the original GAN)')
         if summary:
             retention = (f'mean {format_figure(summary["mean_detail_retention"])}, min '
                          f'{format_figure(summary["min_detail_retention"])} (MSE-SR mean '
@@ -211,6 +245,9 @@ class ArtifactAreaValidator:
         if tb_logger:
             tb_logger.add_scalar(f'metrics/{name}/artifact_pixels', artifact_pixels, current_iter)
             tb_logger.add_scalar(f'metrics/{name}/artifact_fraction', fraction, current_iter)
+            for key in ('removal_rate', 'addition_rate', 'texture_reduction'):
+                if removal_summary:
+                    tb_logger.add_scalar(f'metrics/{name}/{key}', removal_summary[key], current_iter)
             if summary:
                 for key, tag in (('mean_niqe_finetuned', 'niqe'), ('mean_detail_retention', 'detail_retention'),
                                  ('min_detail_retention', 'min_detail_retention'),
@@ -219,4 +256,7 @@ class ArtifactAreaValidator:
         self.unvalidated.discard(name)
         if not self.unvalidated:  # every original result is kept: the copy of the generator is no longer needed
             self.original_upsampler = None
-        return artifact_pixels, fraction
+        figures = {**(removal_summary or {}), **(summary or {})}
+        return {'artifact_pixels': artifact_pixels, 'artifact_fraction': fraction, 'images': names,
+                'per_image': per_image,
+                **{key: figures.get(key, 'n/a' if key == 'realism' else math.nan) for key in VALIDATION_FIGURES}}

@@ -115,6 +115,7 @@ class DeSRAModel(SRGANModel):
         channels_last = opt['is_train'] and opt['train'].get('channels_last', True)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.artifact_validator = None
+        self.validation_figures = {}
         save_format = (opt.get('logger') or {}).get('save_checkpoint_format', 'pth')
         if save_format not in CHECKPOINT_FORMATS:
             raise ValueError(f'logger:save_checkpoint_format must be one of {", ".join(CHECKPOINT_FORMATS)}, '
@@ -356,9 +357,10 @@ class DeSRAModel(SRGANModel):
         return self.net_g_ema if hasattr(self, 'net_g_ema') else self.get_bare_model(self.net_g)
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
-        """Log the artifact area DeSRA's detector finds in the current generator's results (see ``val:``)."""
-        self.artifact_validator.validate(self.generator_for_inference(), dataloader, current_iter, tb_logger,
-                                         save_img)
+        """Log the artifact area DeSRA's detector finds in the current generator's results (see ``val:``), and keep
+        the figures in ``validation_figures[<dataset name>]`` for the checkpoint selection."""
+        self.validation_figures[dataloader.dataset.opt['name']] = self.artifact_validator.validate(
+            self.generator_for_inference(), dataloader, current_iter, tb_logger, save_img)
         self.net_g.train()  # inference switched it to eval mode when there is no EMA copy
 
     @master_only
@@ -372,12 +374,19 @@ class DeSRAModel(SRGANModel):
         save_network_file({key: checkpoint_state_dict(self.get_bare_model(n)) for n, key in zip(nets, keys)},
                           os.path.join(self.opt['path']['models'], f'{net_label}_{label}'), save_format)
 
+    def save_generator(self, label):
+        """Write the generator (``params``, and ``params_ema`` when kept) as ``net_g_<label>``; return the file name
+        (``label``: an iteration, -1 for ``latest``, or a name such as ``best``)."""
+        if hasattr(self, 'net_g_ema'):
+            self.save_network([self.net_g, self.net_g_ema], 'net_g', label, param_key=['params', 'params_ema'])
+        else:
+            self.save_network(self.net_g, 'net_g', label)
+        save_format = (self.opt.get('logger') or {}).get('save_checkpoint_format', 'pth')
+        return f'net_g_{"latest" if label == -1 else label}.{save_format}'
+
     def save(self, epoch, current_iter):
         """Write the networks in Real-ESRGAN's format; ``desra/train.py`` writes the training state."""
-        if hasattr(self, 'net_g_ema'):
-            self.save_network([self.net_g, self.net_g_ema], 'net_g', current_iter, param_key=['params', 'params_ema'])
-        else:
-            self.save_network(self.net_g, 'net_g', current_iter)
+        self.save_generator(current_iter)
         self.save_network(self.net_d, 'net_d', current_iter)
 
     def training_state(self):

@@ -39,6 +39,7 @@ from desra.config.schema import OptionError
 from desra.data.deterministic_sampler import DeterministicSampler
 from desra.training.messages import IterationMessages
 from desra.training.network_check import check_generator_takes_crops
+from desra.training.selection import BEST_LABEL, CheckpointSelector
 from desra.training.state import find_resume_state, preserved_rng_states, save_training_state, set_rng_states
 from desra.training.twin_check import check_reference_twin
 
@@ -72,11 +73,42 @@ def create_dataloaders(opt, logger):
     return train_loader, sampler, val_loaders
 
 
-def validate(opt, model, val_loaders, current_iter, tb_logger):
-    """Validate on every validation loader without touching the random states."""
+def validate(opt, model, val_loaders, current_iter, tb_logger, selector=None):
+    """Validate on every validation loader without touching the random states; the selector (rank 0) judges the
+    first loader's figures.
+
+    Returns:
+        str | None: Why the run stops early (``val:select:patience``; the same on every rank), or None.
+    """
     with preserved_rng_states():
         for val_loader in val_loaders:
             model.validation(val_loader, current_iter, tb_logger, opt['val'].get('save_img', False))
+    reason = None
+    if selector is not None:
+        selector.observe(current_iter, model.validation_figures[val_loaders[0].dataset.opt['name']])
+        reason = selector.stop_reason()
+    if opt['dist']:
+        shared = [reason]
+        torch.distributed.broadcast_object_list(shared, src=0)
+        reason = shared[0]
+    return reason
+
+
+def make_selector(opt, model, val_loaders, resume_iter):
+    """The checkpoint selection of ``val:select`` on rank 0 (None elsewhere, or without it).
+
+    Raises:
+        ValueError: ``val:select`` without a validation dataset.
+    """
+    if (opt.get('val') or {}).get('select') is None:
+        return None
+    if not val_loaders:
+        raise ValueError('val:select selects from validations: add a datasets:val entry (images that are not the '
+                         'held-out test images)')
+    if opt['rank'] != 0:
+        return None
+    return CheckpointSelector(opt['val']['select'], opt['path']['models'],
+                              lambda: model.save_generator(BEST_LABEL), resume_iter)
 
 
 def earlier_run_files(opt):
@@ -145,7 +177,8 @@ def init_loggers(opt, option_file, notes=()):
 def train(opt, option_file):
     """Train with the options of ``option_file`` (parsed by :func:`desra.config.options.parse_command_options`
     without its preflight): find the state to resume from, look for every input it needs, make the folders, then
-    train, validate and save until ``train: total_iter``.
+    train, validate (selecting the checkpoint to keep with ``val:select``, :mod:`desra.training.selection`) and save
+    until ``train: total_iter``, or until the selection stops the run early.
 
     Returns:
         int: Exit status (0).
@@ -185,6 +218,7 @@ def train(opt, option_file):
     total_iters = int(opt['train']['total_iter'])
     print_freq, save_freq = int(opt['logger']['print_freq']), int(opt['logger']['save_checkpoint_freq'])
     val_freq = int(opt['val']['val_freq']) if opt.get('val') is not None else 0
+    selector = make_selector(opt, model, val_loaders, current_iter if resume_state is not None else None)
     messages = IterationMessages(opt, current_iter, tb_logger)
     data_timer, iter_timer = AvgTimer(), AvgTimer()
     start_time, start_iter = time.time(), current_iter
@@ -219,7 +253,12 @@ def train(opt, option_file):
                 model.save(epoch, current_iter)
                 save_training_state(opt, model, epoch, current_iter, sampler_position)
             if val_freq and current_iter % val_freq == 0:
-                validate(opt, model, val_loaders, current_iter, tb_logger)
+                stop = validate(opt, model, val_loaders, current_iter, tb_logger, selector)
+                if stop:
+                    logger.info(f'Stopping early at iter {current_iter} (val:select:patience): {stop}.')
+                    if selector is not None:
+                        selector.stop_early(stop)
+                    break
             data_timer.start()
             iter_timer.start()
     except KeyboardInterrupt:
@@ -231,7 +270,9 @@ def train(opt, option_file):
                 'Saving the latest models.')
     model.save(epoch=-1, current_iter=-1)
     if val_freq and current_iter % val_freq != 0:
-        validate(opt, model, val_loaders, current_iter, tb_logger)
+        validate(opt, model, val_loaders, current_iter, tb_logger, selector)
+    if selector is not None:
+        logger.info(selector.finish(current_iter))
     if hasattr(model, 'end_of_run'):  # a reference twin's summary: its checkpoint, its PSNR beside bicubic's
         model.end_of_run()
     if tb_logger:
