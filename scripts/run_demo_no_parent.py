@@ -7,9 +7,10 @@ RealESRGAN_x4plus is treated as a GAN model that has no MSE parent. Each step is
 2. ``desra/detect.py -opt options/demo/detect.yml`` with the twin as the MSE model (the log and the report say
    ``reference: twin``), and once more with the demo's MSE model, the stand-in for the true parent, to measure how
    far the twin's masks are from the parent's (IoU, precision and recall of parts on the fine-tuning images);
-3. ``desra/build_dataset.py`` and ``desra/train.py`` on the twin's masks (the demo's options, other folders);
-4. ``desra/test.py -opt options/demo/test_finetune.yml`` on the held-out images (``datasets/demo/splits.yml``) with
-   the demo's MSE model as the judge, as ``make demo`` does.
+3. ``desra/build_dataset.py`` and ``desra/train.py`` on the twin's masks (the demo's options, other folders; its
+   checkpoint selection validates against the twin's MSE-SR results too, since the model has no parent);
+4. ``desra/test.py -opt options/demo/test_finetune.yml`` of the selected checkpoint on the held-out images
+   (``datasets/demo/splits.yml``) with the demo's MSE model as the judge, as ``make demo`` does.
 
 It prints ``reference twin: <path>`` on its own line, the twin-vs-parent mask figures and the usual removal /
 addition / NIQE / detail figures with the demo's goals. Every step continues where an interrupted run stopped.
@@ -74,11 +75,12 @@ def main():
              ['desra/train.py', '-opt', 'options/demo/finetune.yml', '--auto_resume', '--force_yml',
               f'name={NAMES["finetune"]}',
               *(f'datasets:train:dataroot_{kind}={os.path.join(build, kind)}' for kind in ('gt', 'lq', 'mask')),
-              f'datasets:train:meta_info_file={os.path.join(build, "meta_info.txt")}'])
+              f'datasets:train:meta_info_file={os.path.join(build, "meta_info.txt")}',
+              f'datasets:val:dataroot_mse={os.path.join(detected, "sr_mse")}'])  # the twin: no parent to ask
     run_step('Proof on held-out images, judged with the demo MSE model',
              ['desra/test.py', '-opt', 'options/demo/test_finetune.yml', '--force_yml', f'name={NAMES["test"]}',
               f'path:pretrain_network_mse={DEMO_MSE}',
-              f'path:pretrain_network_finetuned=experiments/{NAMES["finetune"]}/models/net_g_latest.pth'])
+              f'path:pretrain_network_finetuned=experiments/{NAMES["finetune"]}/models/net_g_best.pth'])
 
     with open(os.path.join(REPO_ROOT, 'experiments', TWIN_NAME, 'reference_twin.json'), encoding='utf-8') as f:
         twin = json.load(f)
