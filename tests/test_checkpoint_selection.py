@@ -104,9 +104,64 @@ def test_a_resumed_selection_reads_back_the_validations_before_its_state(tmp_pat
     selector.observe(10, figures(0.95))
     resumed = CheckpointSelector(SELECT, str(tmp_path), Saver(), resume_iter=5)
     assert [v['iter'] for v in resumed.record['validations']] == [5]
-    assert resumed.record['selected'] is None  # chosen after the state: iteration 10 is trained and validated again
+    # iteration 10 was chosen after the state (it is trained and validated again): iteration 5 is selected again,
+    # with no weights, as no net_g_5 checkpoint was kept (test_a_resumed_selection_made_after_its_state_...)
+    assert resumed.record['selected']['iter'] == 5 and resumed.record['selected']['checkpoint'] is None
     assert resumed.observe(10, figures(0.95)) is True and resumed.record['selected']['iter'] == 10
     assert CheckpointSelector(SELECT, str(tmp_path), Saver()).record['validations'] == []  # a fresh run
+
+
+class IterationSaver:
+    """Stands in for ``save_generator``: writes ``net_g_<label>.pth`` holding ``{'iter': the model's iteration}``."""
+
+    def __init__(self, models):
+        self.models, self.iter = models, None
+
+    def __call__(self, label='best'):
+        torch.save({'iter': self.iter}, self.models / f'net_g_{label}.pth')
+        return f'net_g_{label}.pth'
+
+
+def test_a_resumed_selection_made_after_its_state_is_made_again_with_the_weights_it_names(tmp_path):
+    saver = IterationSaver(tmp_path)
+    selector = CheckpointSelector(SELECT, str(tmp_path), saver)
+    for current_iter, removal in ((10, 0.9), (20, 0.95), (30, 0.99)):  # each validation raises the removal
+        saver.iter = current_iter
+        saver(current_iter)  # the checkpoint of the iteration, as model.save writes it before the validation
+        assert selector.observe(current_iter, figures(removal)) is True
+    assert torch.load(tmp_path / 'net_g_best.pth')['iter'] == 30
+
+    resumed = CheckpointSelector(SELECT, str(tmp_path), IterationSaver(tmp_path), resume_iter=20)
+    record = json.loads((tmp_path / 'selection.json').read_text())  # rewritten at once, before any validation
+    assert record['selected'] == resumed.record['selected']
+    assert [v['iter'] for v in record['validations']] == [10, 20]
+    assert record['selected']['iter'] == 20 and record['selected']['checkpoint'] == 'net_g_best.pth'
+    assert record['selected']['reason'].startswith('iteration 20: removal_rate 0.950, meets every goal')
+    assert torch.load(tmp_path / 'net_g_best.pth')['iter'] == 20  # a copy of net_g_20.pth
+    assert 'iteration 30' in resumed.resume_note and 'net_g_20.pth' in resumed.resume_note
+    assert 'net_g_best.pth = iteration 20' in resumed.finish(20)
+    assert read_selection(str(tmp_path / 'net_g_best.pth'))['selected']['iter'] == 20
+
+    # the selection of iteration 30 again, but no checkpoint of iteration 20 kept: no file claims its weights
+    saver.iter = 30
+    saver()
+    (tmp_path / 'selection.json').write_text(json.dumps({**record, 'selected': {**record['selected'], 'iter': 30}}))
+    (tmp_path / 'net_g_20.pth').unlink()
+    resumed = CheckpointSelector(SELECT, str(tmp_path), IterationSaver(tmp_path), resume_iter=20)
+    selected = json.loads((tmp_path / 'selection.json').read_text())['selected']
+    assert selected['iter'] == 20 and selected['checkpoint'] is None and not (tmp_path / 'net_g_best.pth').exists()
+    assert 'no net_g_20 checkpoint was kept' in selected['reason'] and 'net_g_best.pth' in resumed.resume_note
+    assert '(not kept) = iteration 20' in resumed.finish(20)
+    assert read_selection(str(tmp_path / 'net_g_best.pth')) is None
+
+    # no validation up to the state is eligible: no selection, and no stale net_g_best
+    saver()
+    failing = [{**v, 'eligible': False, 'meets_goals': False} for v in record['validations']]
+    (tmp_path / 'selection.json').write_text(json.dumps({**record, 'validations': failing,
+                                                         'selected': {**record['selected'], 'iter': 30}}))
+    resumed = CheckpointSelector(SELECT, str(tmp_path), IterationSaver(tmp_path), resume_iter=20)
+    assert resumed.record['selected'] is None and not (tmp_path / 'net_g_best.pth').exists()
+    assert 'no validation up to iteration 20 is eligible' in resumed.resume_note
 
 
 def train_with_selection(tmp_path, tiny_dataset, name, val_opt):

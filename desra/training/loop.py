@@ -219,6 +219,8 @@ def train(opt, option_file):
     print_freq, save_freq = int(opt['logger']['print_freq']), int(opt['logger']['save_checkpoint_freq'])
     val_freq = int(opt['val']['val_freq']) if opt.get('val') is not None else 0
     selector = make_selector(opt, model, val_loaders, current_iter if resume_state is not None else None)
+    if selector is not None and selector.resume_note:
+        logger.warning(selector.resume_note)
     messages = IterationMessages(opt, current_iter, tb_logger)
     data_timer, iter_timer = AvgTimer(), AvgTimer()
     start_time, start_iter = time.time(), current_iter

@@ -23,6 +23,13 @@ validated generator is written as ``models/net_g_best.pth`` (``params`` and ``pa
 validation is eligible, the run says so at its end and ``net_g_best.pth`` is the last checkpoint (the same weights as
 ``net_g_latest.pth``), so that the file always holds a generator and says by its record which one.
 
+A resumed run reads back the validations up to its state (those after it are trained and validated again). When
+the recorded selection came after the state, the selection is made again among them, by the same rule, and
+``net_g_best.pth`` is made to hold its weights: a copy of that iteration's checkpoint ``net_g_<iter>.pth`` (written
+by ``logger: save_checkpoint_freq``; atomically); when that checkpoint was not kept, ``net_g_best.pth`` is removed
+and the selection's ``checkpoint`` is null, its ``reason`` and the log saying why, so that no file claims weights it
+does not hold (a later selection writes it again).
+
 The record ``models/selection.json`` (rewritten atomically after every validation): ``select`` (the options),
 ``validations`` (per validation: ``iter``, the figures, ``per_image``, ``eligible``, ``meets_goals``, ``failed``:
 the thresholds it missed, and ``metric``), ``selected`` (``iter``, ``checkpoint``, ``selected_by``: ``validation``
@@ -32,9 +39,11 @@ refuses to evaluate on) and ``stopped_early`` (the reason, or null).
 import json
 import math
 import os
+import shutil
 
-from desra.io.images import write_text
+from desra.io.images import atomic_output, write_text
 from desra.io.records import json_ready
+from desra.weights.checkpoint import CHECKPOINT_FORMATS
 
 #: ``val: select:`` keys and their defaults.
 SELECT_DEFAULTS = {'retention_min': None, 'niqe_gap_max': None, 'addition_max': None, 'removal_min': None,
@@ -85,6 +94,10 @@ class CheckpointSelector:
         resume_iter (int | None): When resuming: the iteration of the state, whose earlier validations are read
             back from ``selection.json``; None for a fresh run (an earlier record is replaced).
     The options are checked by the option schema (:data:`desra.config.schema.SELECT`).
+
+    Attributes:
+        resume_note (str | None): When resuming dropped a selection made after the state: what was selected
+            instead and what ``net_g_best`` now holds, a sentence for the log (:meth:`reselect`); else None.
     """
 
     def __init__(self, select_opt, models_dir, save_best, resume_iter=None):
@@ -92,14 +105,18 @@ class CheckpointSelector:
         self.models_dir, self.save_best = models_dir, save_best
         self.path = os.path.join(models_dir, RECORD_NAME)
         self.record = {'select': self.opt, 'validations': [], 'selected': None, 'images': [], 'stopped_early': None}
+        self.resume_note = None
         if resume_iter is not None and os.path.isfile(self.path):
             with open(self.path, encoding='utf-8') as f:
                 earlier = json.load(f)
             selected = earlier.get('selected')
             # what was validated after the state is validated again (the same figures: resuming is exact on the CPU)
-            self.record.update(selected=selected if selected and selected['iter'] <= resume_iter else None,
-                               images=earlier.get('images', []),
+            self.record.update(images=earlier.get('images', []),
                                validations=[v for v in earlier.get('validations', []) if v['iter'] <= resume_iter])
+            if selected and selected['iter'] <= resume_iter:
+                self.record['selected'] = selected
+            elif selected:
+                self.resume_note = self.reselect(selected, resume_iter)
 
     def rank(self, validation):
         """The sort key of an eligible validation: goals met first, then the metric, then the earlier iteration."""
@@ -110,6 +127,52 @@ class CheckpointSelector:
         """The selected validation among those recorded (None when no validation is eligible)."""
         eligible = [validation for validation in self.record['validations'] if validation['eligible']]
         return max(eligible, key=self.rank) if eligible else None
+
+    def selection(self, validation, checkpoint):
+        """The ``selected`` entry of the record for an eligible ``validation`` whose weights are in ``checkpoint``
+        (a file name in ``models_dir``, or None when they were not kept)."""
+        goals = 'meets every goal' if validation['meets_goals'] else (
+            'the highest within realism, but it misses ' + ', '.join(validation['failed']))
+        return {'iter': validation['iter'], 'checkpoint': checkpoint, 'selected_by': 'validation',
+                'reason': f'iteration {validation["iter"]}: {self.opt["metric"]} '
+                          f'{_number(validation[self.opt["metric"]]):.3f}, {goals}'}
+
+    def reselect(self, stale, resume_iter):
+        """On resume from ``resume_iter``, the recorded selection ``stale`` came after it: select again among the
+        validations read back (:meth:`best`) and make ``net_g_best`` hold that iteration's weights, copied from its
+        checkpoint ``net_g_<iter>.<pth|safetensors>`` atomically, or, when that was not kept, remove the stale
+        ``net_g_best`` (module docstring). The record is written first with no checkpoint, then again when the
+        copy is in place: an interruption never leaves it naming a file with other weights.
+
+        Returns:
+            str: What was done, a sentence for the log.
+        """
+        stale_file = stale.get('checkpoint')
+        dropped = f'resuming from iteration {resume_iter}: the selection of iteration {stale["iter"]} came after it'
+        best = self.best()
+        self.record['selected'] = None if best is None else self.selection(best, None)
+        if best is not None:
+            sources = [f'net_g_{best["iter"]}.{fmt}' for fmt in CHECKPOINT_FORMATS]
+            source = next((name for name in sources if os.path.isfile(os.path.join(self.models_dir, name))), None)
+            if source is None:
+                self.record['selected']['reason'] += (f' (no net_g_{best["iter"]} checkpoint was kept, '
+                                                      'logger:save_checkpoint_freq: no file holds its weights)')
+        self.write()
+        removed = ''
+        if stale_file and os.path.isfile(os.path.join(self.models_dir, stale_file)):
+            os.remove(os.path.join(self.models_dir, stale_file))
+            removed = f'; {stale_file}, which held its weights, is removed'
+        if best is None:
+            return f'{dropped}, and no validation up to iteration {resume_iter} is eligible: none is selected{removed}'
+        if source is None:
+            return (f'{dropped}; selected instead: iteration {best["iter"]}, whose weights were not kept (no '
+                    f'{" or ".join(sources)} in {self.models_dir}){removed}')
+        target = f'net_g_{BEST_LABEL}{os.path.splitext(source)[1]}'
+        with atomic_output(os.path.join(self.models_dir, target)) as tmp_path:
+            shutil.copyfile(os.path.join(self.models_dir, source), tmp_path)
+        self.record['selected']['checkpoint'] = target
+        self.write()
+        return f'{dropped}; selected instead: iteration {best["iter"]}, {target} copied from {source}'
 
     def observe(self, current_iter, figures):
         """Record a validation; write ``net_g_best`` when it becomes the selection, then the record.
@@ -125,12 +188,7 @@ class CheckpointSelector:
         self.record['validations'].append(validation)
         selected = self.best() is validation
         if selected:
-            goals = 'meets every goal' if validation['meets_goals'] else (
-                'the highest within realism, but it misses ' + ', '.join(missed_goals))
-            self.record['selected'] = {
-                'iter': current_iter, 'checkpoint': self.save_best(), 'selected_by': 'validation',
-                'reason': f'iteration {current_iter}: {self.opt["metric"]} '
-                          f'{_number(validation[self.opt["metric"]]):.3f}, {goals}'}
+            self.record['selected'] = self.selection(validation, self.save_best())
         self.write()
         return selected
 
