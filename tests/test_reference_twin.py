@@ -17,8 +17,10 @@ from basicsr.data import build_dataset
 from desra import train
 from desra.archs.auto_arch import detect_network
 from desra.archs.frozen_features import FrozenFeatures, select_trained_params
+from desra.data.reference_twin_dataset import ReferenceTwinDataset
 from desra.models.reference_twin_model import ReferenceTwinModel
 from desra.io.images import write_image
+from desra.training.twin_check import check_hr_folder
 from desra.weights.reference import reference_of
 from tests.conftest import REPO_ROOT, TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
 
@@ -98,6 +100,7 @@ def run(tmp_path, option_file, *extra):
 
 def test_tail_mode_trains_only_the_tail_and_writes_a_twin(tmp_path, gan_checkpoint):
     make_photos(tmp_path)
+    (tmp_path / 'hr' / 'corrupt.png').write_bytes(b'not an image')  # skipped: the run goes on with the other two
     assert run(tmp_path, write_options(tmp_path, 'twin', gan_checkpoint)) == 0
     models = tmp_path / 'experiments' / 'twin' / 'models'
     gan = torch.load(gan_checkpoint, weights_only=True)['params_ema']
@@ -112,6 +115,45 @@ def test_tail_mode_trains_only_the_tail_and_writes_a_twin(tmp_path, gan_checkpoi
     summary = json.loads((tmp_path / 'experiments' / 'twin' / 'reference_twin.json').read_text())
     assert summary['checkpoint'] == str(models / 'net_g_latest.pth') and summary['twin_mode'] == 'tail'
     assert set(summary['validation']['pairs']) >= {'psnr', 'psnr_bicubic', 'worse_than_bicubic'}
+    corrupt = str(tmp_path / 'hr' / 'corrupt.png')
+    assert summary['hr_images'] == 2
+    assert summary['skipped_hr_images'] == [f'{corrupt}: not a readable image (OpenCV could not decode it)']
+    log = ''.join(path.read_text() for path in (tmp_path / 'experiments' / 'twin').glob('train_twin_*.log'))
+    warnings = [line for line in log.splitlines() if 'WARNING' in line and corrupt in line]
+    assert len(warnings) == 2  # at the start and in the summary at the end
+    assert 'HR image skipped (the twin trains on the other 2 of 3)' in warnings[0]
+
+
+def test_unreadable_or_too_small_hr_images_are_skipped_and_named(tmp_path):
+    write_random_images(str(tmp_path / 'hr'), ('a', 'b'), shape=(40, 36, 3))
+    write_random_images(str(tmp_path / 'hr'), ('small',), shape=(40, 20, 3))  # 20 px wide: below gt_size 32
+    (tmp_path / 'hr' / 'c.png').write_bytes(b'\x89PNG\r\n\x1a\n truncated')
+    opt = {'name': 'hr', 'phase': 'train', 'dataroot_gt': str(tmp_path / 'hr'), 'io_backend': {'type': 'disk'},
+           'gt_size': 32, 'crop_pad_size': 40}
+    dataset = ReferenceTwinDataset(opt)
+    assert dataset.paths == [str(tmp_path / 'hr' / name) for name in ('a.png', 'b.png')] and len(dataset) == 2
+    corrupt, small = dataset.skipped
+    assert corrupt.startswith(f'{tmp_path / "hr" / "c.png"}: truncated image file (it ends before its image data')
+    assert small == f'{tmp_path / "hr" / "small.png"}: 20x40 px is smaller than the crop datasets:train:gt_size 32'
+    assert check_hr_folder(opt) == [f'HR image skipped (the twin trains on the other 2 of 4): {line}'
+                                    for line in dataset.skipped]
+    assert dataset[1]['gt'].shape == (3, 40, 40) and dataset[1]['gt_path'] == dataset.paths[1]
+
+
+def test_an_hr_folder_of_unreadable_images_is_refused_in_one_line_before_any_folder(tmp_path, gan_checkpoint):
+    make_photos(tmp_path)
+    for name in ('x.png', 'y.jpg'):
+        (tmp_path / 'broken' / name).parent.mkdir(exist_ok=True)
+        (tmp_path / 'broken' / name).write_bytes(b'')
+    option_file = write_options(tmp_path, 'refused', gan_checkpoint, **{'datasets:train:dataroot_gt':
+                                                                        str(tmp_path / 'broken')})
+    with pytest.raises(ValueError) as error:
+        run(tmp_path, option_file)
+    assert str(error.value).startswith(f'datasets:train:dataroot_gt: {tmp_path / "broken"}: no usable image: none '
+                                       f'of its 2 image(s) reads and is at least gt_size 32 px a side '
+                                       f'({tmp_path / "broken" / "x.png"}: ')
+    assert 'and 1 more' in str(error.value) and '\n' not in str(error.value)
+    assert not (tmp_path / 'experiments').exists()
 
 
 def test_replayed_features_give_the_networks_output_and_gradients():

@@ -5,7 +5,9 @@
 ``ReferenceTwinModel`` applies) reading an image folder instead of basicsr's ``meta_info`` list:
 
 * ``dataroot_gt``: the HR folder (searched recursively); ``meta_info_file`` (+ ``meta_info_key``) restricts it to
-  the listed names (``datasets/demo/splits.yml`` with key ``finetune``, never the held-out images);
+  the listed names (``datasets/demo/splits.yml`` with key ``finetune``, never the held-out images). An image that
+  does not read or is smaller than ``gt_size`` a side is skipped, and named in ``skipped``
+  (:func:`usable_hr_images`); a folder with no usable image is refused;
 * the degradation settings default to Real-ESRGAN's (``options/train_realesrnet_x4plus.yml`` of Real-ESRGAN,
   :data:`REAL_ESRGAN_KERNELS`); an option file sets any of them;
 * ``crop_pad_size`` (default 400, basicsr's fixed size) cuts each 400x400 HR crop to a smaller random square, which
@@ -26,7 +28,7 @@ from basicsr.data.realesrgan_dataset import RealESRGANDataset
 from basicsr.utils.registry import DATASET_REGISTRY
 from torch.utils import data as data
 
-from desra.io.images import decode_image, read_image
+from desra.io.images import ImageReadError, decode_image, read_image
 from desra.io.names import index_images, read_name_list
 
 #: Real-ESRGAN's kernel settings of its x4plus training (first and second degradation, final sinc filter).
@@ -59,6 +61,57 @@ def hr_image_paths(opt):
     return [index[name] for name in names]
 
 
+#: What :func:`hr_image_size` found, keyed by (path, size in bytes, mtime in ns): the preflight, the training set and
+#: tail mode's pool check the same folder, and decode each file once per process.
+_HR_SIZES = {}
+
+
+def hr_image_size(path):
+    """The (height, width) of an image file in pixels, or why it does not read: the message of
+    :class:`~desra.io.images.ImageReadError`, one line naming the file."""
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    if key not in _HR_SIZES:
+        try:
+            _HR_SIZES[key] = read_image(path).shape[:2]
+        except ImageReadError as error:
+            _HR_SIZES[key] = str(error)
+    return _HR_SIZES[key]
+
+
+def usable_hr_images(opt):
+    """The HR images of :func:`hr_image_paths` a reference twin trains on: those that read and are at least
+    ``gt_size`` pixels a side (when ``opt`` sets it); the others are skipped.
+
+    Returns:
+        tuple[list[str], list[str]]: The usable paths, in order, and one line per skipped file,
+        ``<path>: <problem>``.
+
+    Raises:
+        FileNotFoundError / ValueError: As :func:`hr_image_paths`; ValueError when no image is usable, one line
+            naming the folder, the problem and the first skipped file.
+    """
+    folder, gt_size = opt['dataroot_gt'], opt.get('gt_size')
+    usable, skipped = [], []
+    for path in hr_image_paths(opt):
+        size = hr_image_size(path)
+        if isinstance(size, str):
+            skipped.append(size)
+        elif gt_size and min(size) < gt_size:
+            skipped.append(f'{path}: {size[1]}x{size[0]} px is smaller than the crop datasets:train:gt_size '
+                           f'{gt_size}')
+        else:
+            usable.append(path)
+    if not usable and not skipped:
+        raise ValueError(f'datasets:train:dataroot_gt: {folder}: no usable image (PNG, JPEG, ... files) in the folder')
+    if not usable:
+        more = f'; and {len(skipped) - 1} more' if len(skipped) > 1 else ''
+        raise ValueError(f'datasets:train:dataroot_gt: {folder}: no usable image: none of its {len(skipped)} '
+                         f'image(s) reads and is at least gt_size {gt_size} px a side ({skipped[0]}{more}); '
+                         'replace them or lower gt_size')
+    return usable, skipped
+
+
 def read_rgb(path):
     """An image file as float32 RGB in [0, 1], (H, W, 3) (:func:`desra.io.images.read_image`)."""
     return decode_image(read_image(path)).rgb
@@ -72,13 +125,18 @@ def ReferenceTwinDataset(opt):  # noqa: N802  (a dataset type name, as basicsr's
 
 
 class TwinTrainingImages(RealESRGANDataset):
-    """basicsr's ``RealESRGANDataset`` on a folder (module docstring)."""
+    """basicsr's ``RealESRGANDataset`` on a folder (module docstring).
+
+    Attributes:
+        paths (list[str]): The HR images trained on (:func:`usable_hr_images`).
+        skipped (list[str]): One line per HR image skipped, ``<path>: <problem>``.
+    """
 
     def __init__(self, opt):
         opt = {**REAL_ESRGAN_KERNELS, **opt}
         # basicsr reads its list of images from opt['meta_info'] (one path per line); an empty list, then ours
         super().__init__({**opt, 'meta_info': os.devnull})
-        self.paths = hr_image_paths(opt)
+        self.paths, self.skipped = usable_hr_images(opt)
 
     def __getitem__(self, item):
         """The sample of ``item``: an index, or the ``(index, sample_seed)`` of a DeterministicSampler, whose seed

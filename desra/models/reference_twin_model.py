@@ -19,7 +19,8 @@ training step, EMA, optimizers and schedulers), with ``datasets: train: type: Re
 * validation (``val: val_freq``, ``datasets: val: type: ReferenceTwinDataset`` with ``dataroot_lq`` /
   ``dataroot_gt``): PSNR against HR of the twin (the EMA weights when kept) and of bicubic upsampling, both logged
   (tensorboard ``metrics/<dataset>/psnr``, ``psnr_bicubic``); a twin below bicubic is said plainly in the log and in
-  the end-of-run summary (:meth:`end_of_run`);
+  the end-of-run summary (:meth:`end_of_run`), as are the HR images skipped (unreadable, or smaller than
+  ``gt_size``: the run trains on the others);
 * checkpoints ``net_g_<iter>.pth`` in Real-ESRGAN's format (``params``, ``params_ema``; a detected network under its
   checkpoint's tensor names), so ``network_mse: {type: auto}`` takes them as they are, with a ``reference`` record
   (``kind: twin``, ``twin_of``: the GAN checkpoint) that detection reports; in tail mode also ``tail_<iter>.pth``,
@@ -237,16 +238,22 @@ class ReferenceTwinModel(RealESRNetModel):
             tb_logger.add_scalar(f'metrics/{name}/psnr_bicubic', result['psnr_bicubic'], current_iter)
 
     @master_only
-    def end_of_run(self):
+    def end_of_run(self, train_set):
         """Log the summary of the run and write it to ``<experiments_root>/reference_twin.json``: the checkpoint to
         use as ``network_mse``, what it is a twin of, the mode, the last validation PSNR of the twin and of bicubic
-        upsampling, and whether the twin is worse than bicubic."""
+        upsampling, whether the twin is worse than bicubic, the number of HR images trained on (``hr_images``) and
+        the skipped ones (``skipped_hr_images``: ``<path>: <problem>`` lines, a warning each).
+
+        Args:
+            train_set (TwinTrainingImages): The training set of the run (its ``paths`` and ``skipped``).
+        """
         models = self.opt['path']['models']
         suffix = 'safetensors' if (self.opt.get('logger') or {}).get('save_checkpoint_format') == 'safetensors' \
             else 'pth'
         summary = {**reference_record(self.opt), 'checkpoint': os.path.join(models, f'net_g_latest.{suffix}'),
                    'validation': self.validation_results,
-                   'worse_than_bicubic': any(r['worse_than_bicubic'] for r in self.validation_results.values())}
+                   'worse_than_bicubic': any(r['worse_than_bicubic'] for r in self.validation_results.values()),
+                   'hr_images': len(train_set.paths), 'skipped_hr_images': train_set.skipped}
         logger = get_root_logger()
         logger.info(f'Reference twin: {summary["checkpoint"]} (twin of {summary["twin_of"]}, {self.twin_mode} mode); '
                     'use it as network_mse: {type: auto}')
@@ -257,6 +264,8 @@ class ReferenceTwinModel(RealESRNetModel):
                         f'{verdict}')
         if not self.validation_results:
             logger.warning('no validation ran (val: ~): the twin was not compared with bicubic upsampling')
+        for line in train_set.skipped:
+            logger.warning(f'HR image skipped (the twin trained on the other {len(train_set.paths)}): {line}')
         path = os.path.join(self.opt['path']['experiments_root'], 'reference_twin.json')
         write_text(path, json.dumps(summary, indent=2) + '\n')
         return summary

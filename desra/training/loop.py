@@ -187,8 +187,8 @@ def train(opt, option_file):
 
     resume_path, resume_state, resume_notes = find_resume_state(opt)
     check_inputs_exist(opt, 'train', option_file, resuming=resume_path is not None)
-    check_reference_twin(opt, check_generator_takes_crops(opt))
-    notes = resume_notes + make_training_folders(opt, resuming=resume_path is not None)
+    twin_notes = check_reference_twin(opt, check_generator_takes_crops(opt))
+    notes = resume_notes + twin_notes + make_training_folders(opt, resuming=resume_path is not None)
     logger, tb_logger = init_loggers(opt, option_file, notes)
 
     train_loader, train_sampler, val_loaders = create_dataloaders(opt, logger)
@@ -275,8 +275,8 @@ def train(opt, option_file):
         validate(opt, model, val_loaders, current_iter, tb_logger, selector)
     if selector is not None:
         logger.info(selector.finish(current_iter))
-    if hasattr(model, 'end_of_run'):  # a reference twin's summary: its checkpoint, its PSNR beside bicubic's
-        model.end_of_run()
+    if hasattr(model, 'end_of_run'):  # a reference twin's summary: its checkpoint, its PSNR, the HR images skipped
+        model.end_of_run(train_loader.dataset)
     if tb_logger:
         tb_logger.close()
     if opt['dist']:  # every rank waits for rank 0's last checkpoint and validation, then leaves the group

@@ -1,14 +1,15 @@
 """What a reference-twin run (``model_type: ReferenceTwinModel``) checks before it makes any folder, each problem in
 one line naming the file: the loss is a pixel loss only, the generator trains (its forward pass gives gradients to
-the parameters it is to train; in tail mode, its frozen part can be computed once), and the HR folder holds images,
-every one readable and at least the crop ``datasets: train: gt_size`` a side. The scale of a ``type: auto``
-checkpoint is checked with the generator's crops (:func:`desra.training.network_check.check_generator_takes_crops`).
+the parameters it is to train; in tail mode, its frozen part can be computed once), and the HR folder holds at
+least one image that reads and is at least the crop ``datasets: train: gt_size`` a side. The other images of the
+folder are skipped, each named in a warning of the log (and in the end-of-run summary,
+:meth:`desra.models.reference_twin_model.ReferenceTwinModel.end_of_run`). The scale of a ``type: auto`` checkpoint
+is checked with the generator's crops (:func:`desra.training.network_check.check_generator_takes_crops`).
 """
 import torch
 
 from desra.archs.frozen_features import FrozenFeatures, select_trained_params
-from desra.data.reference_twin_dataset import hr_image_paths
-from desra.io.images import ImageReadError, read_image
+from desra.data.reference_twin_dataset import usable_hr_images
 
 #: The model type these checks are for.
 TWIN_MODEL = 'ReferenceTwinModel'
@@ -17,26 +18,22 @@ NOT_FOR_A_TWIN = ('perceptual_opt', 'gan_opt', 'ldl_opt', 'masked_pixel_opt')
 
 
 def check_hr_folder(dataset_opt):
-    """Every HR image of ``datasets: train`` reads and is at least ``gt_size`` pixels a side.
+    """The HR folder of ``datasets: train`` holds an image that reads and is at least ``gt_size`` pixels a side
+    (:func:`~desra.data.reference_twin_dataset.usable_hr_images`); the others are skipped.
+
+    Returns:
+        list[str]: One warning per skipped image, naming the file and its problem.
 
     Raises:
-        ValueError: No image, or the first image that does not read or is too small (named, with its size).
+        ValueError: ``crop_pad_size`` below ``gt_size``, or no usable image (one line naming the folder).
     """
-    paths = hr_image_paths(dataset_opt)
-    folder, gt_size = dataset_opt['dataroot_gt'], dataset_opt['gt_size']
+    gt_size = dataset_opt['gt_size']
     if dataset_opt.get('crop_pad_size', 400) < gt_size:
         raise ValueError(f'datasets:train:crop_pad_size {dataset_opt["crop_pad_size"]} is smaller than the crop '
                          f'gt_size {gt_size}')
-    if not paths:
-        raise ValueError(f'datasets:train:dataroot_gt: {folder}: no usable image (PNG, JPEG, ... files) in the folder')
-    for path in paths:
-        try:
-            height, width = read_image(path).shape[:2]
-        except ImageReadError as error:
-            raise ValueError(f'datasets:train:dataroot_gt: {error}') from None
-        if min(height, width) < gt_size:
-            raise ValueError(f'{path}: {width}x{height} px is smaller than the crop datasets:train:gt_size {gt_size}; '
-                             'remove it or lower gt_size')
+    usable, skipped = usable_hr_images(dataset_opt)
+    return [f'HR image skipped (the twin trains on the other {len(usable)} of {len(usable) + len(skipped)}): {line}'
+            for line in skipped]
 
 
 def check_trains(net, opt):
@@ -84,11 +81,14 @@ def check_reference_twin(opt, net):
         net (nn.Module | None): The generator :func:`check_generator_takes_crops` built (None when the options
             have no ``datasets: train: gt_size`` or ``scale``, which a twin needs).
 
+    Returns:
+        list[str]: Warnings for the log: the HR images skipped (:func:`check_hr_folder`); none for other models.
+
     Raises:
         ValueError: The first problem, in one line.
     """
     if opt.get('model_type') != TWIN_MODEL:
-        return
+        return []
     if net is None:
         raise ValueError('datasets:train:gt_size and scale: a reference twin trains on crops of gt_size; set both')
     present = [key for key in NOT_FOR_A_TWIN if (opt['train'] or {}).get(key)]
@@ -97,5 +97,6 @@ def check_reference_twin(opt, net):
         raise ValueError(f'{key}: a reference twin trains with a pixel loss only (train:pixel_opt, L1); remove it')
     if not opt['train'].get('pixel_opt'):
         raise ValueError('train:pixel_opt: a reference twin trains with a pixel loss (L1Loss); set it')
-    check_hr_folder(opt['datasets']['train'])
+    notes = check_hr_folder(opt['datasets']['train'])
     check_trains(net, opt)
+    return notes
