@@ -27,8 +27,7 @@ sys.path.insert(0, REPO_ROOT)
 
 import desra  # noqa: E402,F401  (basicsr compatibility)
 from desra.evaluation.summary import summary_text  # noqa: E402
-from desra.io.names import index_images  # noqa: E402
-from desra.metrics.detection_metrics import load_mask, score_mask_pair, summarize_scores  # noqa: E402
+from desra.metrics.detection_metrics import folder_mask_agreement  # noqa: E402
 from scripts.run_demo import DEMO_MSE, goals_text, run_step  # noqa: E402
 
 TWIN_NAME = 'demo_no_parent_twin'
@@ -42,14 +41,6 @@ TWIN_OVERRIDES = [f'name={TWIN_NAME}', 'train:feature_pool=6', 'datasets:train:c
 #: Run names of the other steps (results/<name>, experiments/<name>).
 NAMES = {'detect': 'demo_no_parent_detect', 'parent': 'demo_no_parent_parent_detect',
          'build': 'demo_no_parent_build', 'finetune': 'demo_no_parent_finetune', 'test': 'demo_no_parent_test'}
-
-
-def mask_agreement(twin_masks, parent_masks):
-    """IoU, precision and recall of the twin's masks against the parent's (:func:`summarize_scores`), per image
-    pair of the same name."""
-    twin, parent = index_images(twin_masks, 'twin mask'), index_images(parent_masks, 'parent mask')
-    return summarize_scores(score_mask_pair(load_mask(twin[name]), load_mask(parent[name]), name=name)
-                            for name in sorted(twin) if name in parent)
 
 
 def main():
@@ -84,8 +75,8 @@ def main():
 
     with open(os.path.join(REPO_ROOT, 'experiments', TWIN_NAME, 'reference_twin.json'), encoding='utf-8') as f:
         twin = json.load(f)
-    agreement = mask_agreement(os.path.join(REPO_ROOT, detected, 'masks'),
-                               os.path.join(REPO_ROOT, results, NAMES['parent'], 'masks'))
+    agreement = folder_mask_agreement(os.path.join(REPO_ROOT, detected, 'masks'),
+                                      os.path.join(REPO_ROOT, results, NAMES['parent'], 'masks'))
     with open(os.path.join(REPO_ROOT, results, NAMES['test'], 'finetune_eval.json'), encoding='utf-8') as f:
         evaluation = json.load(f)
     print(f'\nDemo (no parent) finished in {(time.time() - start) / 60:.1f} min.')
@@ -93,8 +84,10 @@ def main():
     for name, result in twin['validation'].items():
         print(f'  twin PSNR on {name}: {result["psnr"]:.2f} dB, bicubic {result["psnr_bicubic"]:.2f} dB'
               + (' (WORSE than bicubic)' if result['worse_than_bicubic'] else ''))
-    print(f'twin-vs-parent masks on the {agreement.images} fine-tuning images (parent: the demo MSE model): '
-          f'IoU {agreement.iou:.3f}, precision {agreement.precision:.3f}, recall {agreement.recall:.3f} (parts)')
+    print(f'twin-vs-parent masks on the {agreement.scores.images} fine-tuning images (parent: the demo MSE model): '
+          f'pixel IoU {agreement.pixel_iou:.3f}, precision {agreement.pixel_precision:.3f}, recall '
+          f'{agreement.pixel_recall:.3f} (all mask pixels together); mean IoU per image {agreement.scores.iou:.3f}, '
+          f'parts: precision {agreement.scores.precision:.3f}, recall {agreement.scores.recall:.3f}')
     print(f'Detection report (twin): {os.path.join(REPO_ROOT, detected, "index.html")}')
     print(f'Evaluation report: {os.path.join(REPO_ROOT, results, NAMES["test"], "index.html")}')
     print(summary_text(evaluation['summary'], evaluation['images']))

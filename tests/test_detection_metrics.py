@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 import desra  # noqa: F401
-from desra.metrics import (MaskPairScore, MaskShapeError, count_overlapped_parts, crop_to_valid_region, format_score,
-                           load_mask, mask_iou, score_mask_pair, summarize_scores, to_binary_mask)
+from desra.io.images import write_image
+from desra.metrics import (MaskPairScore, MaskShapeError, count_overlapped_parts, crop_to_valid_region,
+                           folder_mask_agreement, format_score, load_mask, mask_iou, score_mask_pair, summarize_scores,
+                           to_binary_mask)
 
 
 def two_part_masks():
@@ -132,3 +134,26 @@ def test_load_mask_reads_colour_files_as_gray(tmp_path):
     cv2.imwrite(str(tmp_path / 'm.png'), img)
     mask = load_mask(tmp_path / 'm.png')
     assert mask.dtype == bool and mask.shape == (4, 5) and np.argwhere(mask).tolist() == [[1, 2]]
+
+
+def test_the_agreement_of_two_mask_folders_pools_the_pixels_of_all_images(tmp_path):
+    """A twin's masks against a parent's: image a half-overlapping squares (100 px each, 50 shared), image b a
+    parent part the twin misses (100 px), image c empty in both."""
+    masks = {name: {'twin': np.zeros((40, 40), np.uint8), 'parent': np.zeros((40, 40), np.uint8)} for name in 'abc'}
+    masks['a']['parent'][10:20, 10:20] = 255
+    masks['a']['twin'][10:20, 15:25] = 255
+    masks['b']['parent'][25:35, 25:35] = 255
+    for name, pair in masks.items():
+        for folder, mask in pair.items():
+            write_image(str(tmp_path / folder / f'{name}.png'), mask)
+    a = folder_mask_agreement(str(tmp_path / 'twin'), str(tmp_path / 'parent'))
+    assert (a.pixels, a.reference_pixels, a.images_with_reference_parts) == (100, 200, 2)
+    assert a.pixel_iou == pytest.approx(50 / 250)  # union 150 on a, 100 on b
+    assert (a.pixel_precision, a.pixel_recall) == (pytest.approx(0.5), pytest.approx(0.25))
+    assert a.scores.images == 3 and a.scores.iou == pytest.approx((50 / 150 + 0 + 1) / 3)
+    assert (a.scores.precision, a.scores.recall) == (1.0, 0.5)  # b's part is not found
+    only_b = folder_mask_agreement(str(tmp_path / 'twin'), str(tmp_path / 'parent'), names=['b'])
+    assert only_b.pixel_iou == 0 and math.isnan(only_b.pixel_precision)
+    (tmp_path / 'twin' / 'c.png').unlink()
+    with pytest.raises(FileNotFoundError, match=r'twin: no mask of image c'):
+        folder_mask_agreement(str(tmp_path / 'twin'), str(tmp_path / 'parent'), names=['a', 'c'])

@@ -1,9 +1,7 @@
 """The reference twin (issue 16): desra/train.py with model_type ReferenceTwinModel on tiny networks, on the CPU,
 and the reference kind detection reports."""
 import html
-import importlib.util
 import json
-import os
 
 import numpy as np
 import pytest
@@ -22,7 +20,7 @@ from desra.models.reference_twin_model import ReferenceTwinModel
 from desra.io.images import write_image
 from desra.training.twin_check import check_hr_folder
 from desra.weights.reference import reference_of
-from tests.conftest import REPO_ROOT, TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
+from tests.conftest import TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
 
 #: The head of a tiny RRDBNet (1 block) after its body, under basicsr's names (the checkpoint's) and spandrel's.
 TINY_TAIL = ['conv_body', 'conv_up1', 'conv_up2', 'conv_hr', 'conv_last']
@@ -291,19 +289,3 @@ def test_detection_says_which_reference_it_used(tmp_path, reference, kind):
     assert html.escape(expected) in (run_root / 'index.html').read_text()
     assert reference_of({'path': {'pretrain_network_mse': checkpoints['gan']}}) == (
         'parent', f'parent: the MSE model the GAN was fine-tuned from ({checkpoints["gan"]})')
-
-
-def test_the_no_parent_demo_scores_the_twins_masks_against_the_parents(tmp_path):
-    spec = importlib.util.spec_from_file_location('run_demo_no_parent',
-                                                  os.path.join(REPO_ROOT, 'scripts', 'run_demo_no_parent.py'))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    parent, twin = np.zeros((40, 40), np.uint8), np.zeros((40, 40), np.uint8)
-    parent[10:20, 10:20] = 255  # 100 px
-    twin[10:20, 15:25] = 255  # 100 px, 50 shared: IoU 50 / 150
-    for folder, mask in (('parent', parent), ('twin', twin)):
-        write_image(str(tmp_path / folder / 'a.png'), mask)
-        write_image(str(tmp_path / folder / 'b.png'), np.zeros((40, 40), np.uint8))  # both empty: IoU 1
-    scores = script.mask_agreement(str(tmp_path / 'twin'), str(tmp_path / 'parent'))
-    assert scores.images == 2 and scores.iou == pytest.approx((50 / 150 + 1) / 2)
-    assert (scores.precision, scores.recall) == (1.0, 1.0)  # each part is half inside the other: it counts

@@ -1,7 +1,8 @@
 """Metrics for DeSRA: artifact detection against human-labelled masks, and what fine-tuning changed."""
-from .detection_metrics import (DEFAULT_BORDER, DEFAULT_OVERLAP, DetectionScores, MaskPairScore, MaskShapeError,
-                                count_overlapped_parts, crop_to_valid_region, format_score, load_mask, mask_iou,
-                                score_mask_pair, summarize_scores, to_binary_mask)
+from .detection_metrics import (DEFAULT_BORDER, DEFAULT_OVERLAP, DetectionScores, MaskAgreement, MaskPairScore,
+                                MaskShapeError, count_overlapped_parts, crop_to_valid_region, folder_mask_agreement,
+                                format_score, load_mask, mask_agreement, mask_iou, score_mask_pair, summarize_scores,
+                                to_binary_mask)
 from .finetune_metrics import (TEXTURE_FIELDS, FinetuneImageScore, addition_rate, count_parts, psnr_outside,
                                removal_rate, score_finetune, ssim_map, ssim_outside, summarize_finetune,
                                texture_difference, texture_reduction)

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from desra.io.images import read_image
+from desra.io.names import index_images
 
 #: ``window_size // 2`` of the DeSRA detector's 11x11 window: the border the paper crops from labelled masks.
 DEFAULT_BORDER = 5
@@ -218,6 +219,79 @@ def summarize_scores(scores):
         true_detected_parts=true_detected,
         labelled_parts=labelled,
         found_labelled_parts=found)
+
+
+@dataclass
+class MaskAgreement:
+    """How one detector's masks agree with another's over a set of images (:func:`mask_agreement`).
+
+    Attributes:
+        scores (DetectionScores): Mean per-image IoU (an image with both masks empty counts 1) and the part
+            precision / recall, as against labelled masks.
+        pixel_iou (float): Intersection over union of all the images' mask pixels together; NaN when both are empty
+            everywhere.
+        pixel_precision (float): Share of the compared masks' pixels inside the reference masks (NaN: none).
+        pixel_recall (float): Share of the reference masks' pixels inside the compared masks (NaN: none).
+        images_with_reference_parts (int): Images whose reference mask is not empty.
+        pixels, reference_pixels (int): Mask pixels of the compared and of the reference masks, in the valid region.
+    """
+    scores: DetectionScores
+    pixel_iou: float
+    pixel_precision: float
+    pixel_recall: float
+    images_with_reference_parts: int
+    pixels: int
+    reference_pixels: int
+
+
+def mask_agreement(pairs, border=DEFAULT_BORDER):
+    """Agreement of masks with reference masks (another detector's, e.g. a twin's with the MSE parent's).
+
+    The per-image IoU is dominated by the images where both masks are small or empty; the pooled pixel figures
+    weigh every artifact pixel alike.
+
+    Args:
+        pairs (iterable of (str, np.ndarray, np.ndarray)): ``(name, mask, reference mask)``, (H, W) masks of one
+            image (:func:`to_binary_mask` forms; full size or valid size, :func:`crop_to_valid_region`).
+        border (int): Border cropped to the valid region, in pixels per side.
+
+    Returns:
+        MaskAgreement
+    """
+    scores, inter, union, pixels, reference_pixels, with_parts = [], 0, 0, 0, 0, 0
+    for name, mask, reference in pairs:
+        scores.append(score_mask_pair(mask, reference, border=border, name=name))
+        mask, reference = crop_to_valid_region(to_binary_mask(mask), to_binary_mask(reference), border)
+        inter += int(np.count_nonzero(mask & reference))
+        union += int(np.count_nonzero(mask | reference))
+        pixels += int(np.count_nonzero(mask))
+        reference_pixels += int(np.count_nonzero(reference))
+        with_parts += bool(reference.any())
+
+    def ratio(num, den):
+        return num / den if den else math.nan
+
+    return MaskAgreement(summarize_scores(scores), ratio(inter, union), ratio(inter, pixels),
+                         ratio(inter, reference_pixels), with_parts, pixels, reference_pixels)
+
+
+def folder_mask_agreement(masks_dir, reference_dir, names=None):
+    """:func:`mask_agreement` of the masks in ``masks_dir`` with those of the same name in ``reference_dir``.
+
+    Args:
+        masks_dir, reference_dir (str): Folders of mask images (``masks/`` of two detect runs), matched by name.
+        names (list[str] | None): The images compared; None: every name in both folders.
+
+    Raises:
+        FileNotFoundError: A listed name is missing from a folder (the folder and name are given).
+    """
+    masks, references = index_images(masks_dir, 'mask'), index_images(reference_dir, 'reference mask')
+    names = sorted(set(masks) & set(references)) if names is None else list(names)
+    for name in names:
+        for folder, index in ((masks_dir, masks), (reference_dir, references)):
+            if name not in index:
+                raise FileNotFoundError(f'{folder}: no mask of image {name}')
+    return mask_agreement((name, load_mask(masks[name]), load_mask(references[name])) for name in names)
 
 
 def format_score(value, digits=4):
