@@ -426,11 +426,30 @@ def test_detection_says_which_reference_it_used(tmp_path, reference, kind):
         'parent', f'parent: the MSE model the GAN was fine-tuned from ({checkpoints["gan"]})')
 
 
-def test_the_no_parent_demo_scores_the_twins_masks_against_the_parents(tmp_path):
+def demo_no_parent_script():
+    """scripts/run_demo_no_parent.py as a module."""
     spec = importlib.util.spec_from_file_location('run_demo_no_parent',
                                                   os.path.join(REPO_ROOT, 'scripts', 'run_demo_no_parent.py'))
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_the_no_parent_demo_prints_the_twins_psnr_beside_the_gans_and_bicubics():
+    line = demo_no_parent_script().twin_psnr_line
+    record = {'psnr': 25.43, 'psnr_gan': 23.95, 'psnr_bicubic': 26.91, 'worse_than_bicubic': True,
+              'no_gain_over_gan': False}
+    assert line('demo_heldout', record) == ('twin PSNR on demo_heldout: 25.43 dB, GAN 23.95 dB, bicubic 26.91 dB '
+                                            '(+1.48 dB over the GAN; WORSE than bicubic)')
+    record.update(psnr=23.95, no_gain_over_gan=True)
+    assert line('v', record) == ('twin PSNR on v: 23.95 dB, GAN 23.95 dB, bicubic 26.91 dB (+0.00 dB over the GAN; '
+                                 'WORSE than bicubic; NO closer to the HR than the GAN)')
+    record.update(psnr=27.0, psnr_gan=None, worse_than_bicubic=False, no_gain_over_gan=None)
+    assert line('v', record) == 'twin PSNR on v: 27.00 dB, GAN n/a, bicubic 26.91 dB (GAN PSNR unknown)'
+
+
+def test_the_no_parent_demo_scores_the_twins_masks_against_the_parents(tmp_path):
+    script = demo_no_parent_script()
     parent, twin = np.zeros((40, 40), np.uint8), np.zeros((40, 40), np.uint8)
     parent[10:20, 10:20] = 255  # 100 px
     twin[10:20, 15:25] = 255  # 100 px, 50 shared: IoU 50 / 150

@@ -49,6 +49,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 
 from desra.archs.auto_arch import AUTO_TYPE, check_scale, checkpoint_state_dict, resolve_network_opt
 from desra.archs.frozen_features import FrozenFeatures, select_trained_params
+from desra.data.reference_twin_dataset import TwinValidationPairs
 from desra.models.desra_model import DeSRAModel
 from desra.io.images import write_text
 from desra.weights.checkpoint import cpu_state_dict, save_checkpoint_file, save_network_file
@@ -319,9 +320,10 @@ class ReferenceTwinModel(RealESRNetModel):
 
         Args:
             train_set (TwinTrainingImages): The training set of the run (its ``paths`` and ``skipped``).
-            val_sets (list[TwinValidationPairs]): The validation sets of the run (their ``name``, ``lq_paths`` and
-                ``skipped``).
+            val_sets (list[Dataset]): The validation sets of the run; those of ``type: ReferenceTwinDataset``
+                (:class:`TwinValidationPairs`) give their ``name``, ``lq_paths`` and ``skipped``.
         """
+        val_sets = [val_set for val_set in val_sets if isinstance(val_set, TwinValidationPairs)]
         models = self.opt['path']['models']
         suffix = 'safetensors' if (self.opt.get('logger') or {}).get('save_checkpoint_format') == 'safetensors' \
             else 'pth'
