@@ -12,7 +12,8 @@ RealESRGAN_x4plus is treated as a GAN model that has no MSE parent. Each step is
 4. ``desra/test.py -opt options/demo/test_finetune.yml`` of the selected checkpoint on the held-out images
    (``datasets/demo/splits.yml``) with the demo's MSE model as the judge, as ``make demo`` does.
 
-It prints ``reference twin: <path>`` on its own line, the twin-vs-parent mask figures and the usual removal /
+It prints ``reference twin: <path>`` on its own line, the twin's validation PSNR beside the GAN's and bicubic's
+(:func:`twin_psnr_line`), the twin-vs-parent mask figures and the usual removal /
 addition / NIQE / detail figures with the demo's goals. Every step continues where an interrupted run stopped.
 The demo's MSE model is itself a tail twin of RealESRGAN_x4plus (``datasets/demo/README.md``), so the IoU is no
 independent evidence of how close a twin comes to a true parent.
@@ -28,6 +29,7 @@ sys.path.insert(0, REPO_ROOT)
 import desra  # noqa: E402,F401  (basicsr compatibility)
 from desra.evaluation.summary import summary_text  # noqa: E402
 from desra.metrics.detection_metrics import folder_mask_agreement  # noqa: E402
+from desra.models.reference_twin_model import db_text  # noqa: E402
 from scripts.run_demo import DEMO_MSE, goals_text, run_step  # noqa: E402
 
 TWIN_NAME = 'demo_no_parent_twin'
@@ -41,6 +43,25 @@ TWIN_OVERRIDES = [f'name={TWIN_NAME}', 'train:feature_pool=6', 'datasets:train:c
 #: Run names of the other steps (results/<name>, experiments/<name>).
 NAMES = {'detect': 'demo_no_parent_detect', 'parent': 'demo_no_parent_parent_detect',
          'build': 'demo_no_parent_build', 'finetune': 'demo_no_parent_finetune', 'test': 'demo_no_parent_test'}
+
+
+def twin_psnr_line(name, result):
+    """The twin's validation line: ``twin PSNR on <name>: X dB, GAN Y dB, bicubic Z dB (+a dB over the GAN)``, with
+    ``; WORSE than bicubic`` and ``; NO closer to the HR than the GAN`` when so.
+
+    Args:
+        name (str): The validation set.
+        result (dict): Its record in ``reference_twin.json`` (``psnr``, ``psnr_gan`` (None: unknown),
+            ``psnr_bicubic`` in dB, ``worse_than_bicubic``, ``no_gain_over_gan``).
+    """
+    twin, gan = result['psnr'], result['psnr_gan']
+    notes = ['GAN PSNR unknown' if gan is None else f'{twin - gan:+.2f} dB over the GAN']
+    if result['worse_than_bicubic']:
+        notes.append('WORSE than bicubic')
+    if result['no_gain_over_gan']:
+        notes.append('NO closer to the HR than the GAN')
+    return (f'twin PSNR on {name}: {twin:.2f} dB, GAN {db_text(gan)}, bicubic {result["psnr_bicubic"]:.2f} dB '
+            f'({"; ".join(notes)})')
 
 
 def main():
@@ -82,8 +103,7 @@ def main():
     print(f'\nDemo (no parent) finished in {(time.time() - start) / 60:.1f} min.')
     print(f'reference twin: {os.path.join(REPO_ROOT, TWIN)}')
     for name, result in twin['validation'].items():
-        print(f'  twin PSNR on {name}: {result["psnr"]:.2f} dB, bicubic {result["psnr_bicubic"]:.2f} dB'
-              + (' (WORSE than bicubic)' if result['worse_than_bicubic'] else ''))
+        print(f'  {twin_psnr_line(name, result)}')
     print(f'twin-vs-parent masks on the {agreement.scores.images} fine-tuning images (parent: the demo MSE model): '
           f'pixel IoU {agreement.pixel_iou:.3f}, precision {agreement.pixel_precision:.3f}, recall '
           f'{agreement.pixel_recall:.3f} (all mask pixels together); mean IoU per image {agreement.scores.iou:.3f}, '

@@ -1,8 +1,11 @@
 """The reference twin (issue 16): desra/train.py with model_type ReferenceTwinModel on tiny networks, on the CPU,
 and the reference kind detection reports."""
 import html
+import importlib.util
 import json
+import os
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -18,9 +21,9 @@ from desra.archs.frozen_features import FrozenFeatures, select_trained_params
 from desra.data.reference_twin_dataset import ReferenceTwinDataset
 from desra.models.reference_twin_model import ReferenceTwinModel
 from desra.io.images import write_image
-from desra.training.twin_check import check_hr_folder
+from desra.training.twin_check import check_hr_folder, check_validation_pairs
 from desra.weights.reference import reference_of
-from tests.conftest import TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
+from tests.conftest import REPO_ROOT, TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
 
 #: The head of a tiny RRDBNet (1 block) after its body, under basicsr's names (the checkpoint's) and spandrel's.
 TINY_TAIL = ['conv_body', 'conv_up1', 'conv_up2', 'conv_hr', 'conv_last']
@@ -36,7 +39,6 @@ def tiny_esrgan(seed=0):
 def smooth_image(rng, height, width):
     """A smooth random uint8 RGB image (low-frequency noise upscaled), something a pixel loss can learn."""
     small = rng.integers(0, 256, (height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
-    import cv2
     return np.clip(cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8)
 
 
@@ -84,6 +86,23 @@ def write_options(tmp_path, name, gan_path, mode='tail', network_g=None, **overr
     return path
 
 
+def gan_psnr_on_pair(gan_checkpoint, root):
+    """The GAN's own PSNR (dB) on make_photos' validation pair, by the equation: its x4 output of ``val_lr/v.png``
+    against ``val_hr/v.png``, RGB uint8, 4 border pixels cropped, ``10 log10(255^2 / MSE)``."""
+    net = detect_network(str(gan_checkpoint)).eval()
+    lq = cv2.imread(str(root / 'val_lr' / 'v.png'))[:, :, ::-1].astype(np.float32) / 255
+    with torch.no_grad():
+        sr = net(torch.from_numpy(lq.transpose(2, 0, 1).copy())[None]).clamp(0, 1)[0].numpy().transpose(1, 2, 0)
+    sr = (sr * 255).round().astype(np.float64)[4:-4, 4:-4]
+    hr = cv2.imread(str(root / 'val_hr' / 'v.png'))[:, :, ::-1].astype(np.float64)[4:-4, 4:-4]
+    return 10 * np.log10(255 ** 2 / np.mean((sr - hr) ** 2))
+
+
+def log_of(root, name):
+    """The log files of run ``name`` under ``root/experiments``, concatenated."""
+    return ''.join(path.read_text() for path in (root / 'experiments' / name).glob(f'train_{name}_*.log'))
+
+
 @pytest.fixture
 def gan_checkpoint(tmp_path):
     """A tiny x4 RRDBNet checkpoint standing for a GAN model without a parent (``params_ema``)."""
@@ -99,6 +118,8 @@ def run(tmp_path, option_file, *extra):
 def test_tail_mode_trains_only_the_tail_and_writes_a_twin(tmp_path, gan_checkpoint):
     make_photos(tmp_path)
     (tmp_path / 'hr' / 'corrupt.png').write_bytes(b'not an image')  # skipped: the run goes on with the other two
+    write_image(str(tmp_path / 'val_hr' / 'w.png'), np.zeros((64, 64, 3), np.uint8))
+    (tmp_path / 'val_lr' / 'w.png').write_bytes(b'not an image')  # a validation pair skipped: validated on v
     assert run(tmp_path, write_options(tmp_path, 'twin', gan_checkpoint)) == 0
     models = tmp_path / 'experiments' / 'twin' / 'models'
     gan = torch.load(gan_checkpoint, weights_only=True)['params_ema']
@@ -112,14 +133,83 @@ def test_tail_mode_trains_only_the_tail_and_writes_a_twin(tmp_path, gan_checkpoi
     assert all(value.dtype == torch.float16 for value in tail.values())
     summary = json.loads((tmp_path / 'experiments' / 'twin' / 'reference_twin.json').read_text())
     assert summary['checkpoint'] == str(models / 'net_g_latest.pth') and summary['twin_mode'] == 'tail'
-    assert set(summary['validation']['pairs']) >= {'psnr', 'psnr_bicubic', 'worse_than_bicubic'}
+    record = summary['validation']['pairs']
+    assert set(record) >= {'psnr', 'psnr_gan', 'psnr_bicubic', 'worse_than_bicubic', 'no_gain_over_gan'}
+    assert record['images'] == 1 and record['psnr_gan'] == pytest.approx(gan_psnr_on_pair(gan_checkpoint, tmp_path))
+    twin_db, gan_db, bicubic_db = record['psnr'], record['psnr_gan'], record['psnr_bicubic']
     corrupt = str(tmp_path / 'hr' / 'corrupt.png')
     assert summary['hr_images'] == 2
     assert summary['skipped_hr_images'] == [f'{corrupt}: not a readable image (OpenCV could not decode it)']
-    log = ''.join(path.read_text() for path in (tmp_path / 'experiments' / 'twin').glob('train_twin_*.log'))
+    corrupt_lr = str(tmp_path / 'val_lr' / 'w.png')
+    assert summary['skipped_val_pairs'] == {'pairs': [f'{corrupt_lr}: not a readable image (OpenCV could not '
+                                                      'decode it)']}
+    log = log_of(tmp_path, 'twin')
     warnings = [line for line in log.splitlines() if 'WARNING' in line and corrupt in line]
     assert len(warnings) == 2  # at the start and in the summary at the end
     assert 'HR image skipped (the twin trains on the other 2 of 3)' in warnings[0]
+    warnings = [line for line in log.splitlines() if 'WARNING' in line and corrupt_lr in line]
+    assert len(warnings) == 2
+    assert 'validation pair of pairs skipped (the twin is validated on the other 1 of 2)' in warnings[0]
+    assert 'validation pair of pairs skipped (the twin was validated on the other 1)' in warnings[1]
+    assert (f'Validation pairs @ iter 4: PSNR against HR: twin {twin_db:.2f} dB, GAN {gan_db:.2f} dB, bicubic '
+            f'{bicubic_db:.2f} dB (1 images)') in log
+    assert (f'  pairs: PSNR twin {twin_db:.2f} dB, GAN {gan_db:.2f} dB, bicubic {bicubic_db:.2f} dB: '
+            f'{twin_db - gan_db:+.2f} dB over the GAN, {twin_db - bicubic_db:+.2f} dB against bicubic') in log
+
+
+def test_the_gans_own_psnr_is_measured_once_before_training(tmp_path, gan_checkpoint):
+    make_photos(tmp_path)
+    from desra.config.options import parse_command_options
+    opt, _ = parse_command_options('twin', 'train', ['-opt', str(write_options(tmp_path, 'gan', gan_checkpoint,
+                                                                               'whole'))],
+                                   root_path=str(tmp_path), preflight=False)
+    model = ReferenceTwinModel(opt)
+    expected = gan_psnr_on_pair(gan_checkpoint, tmp_path)
+    assert model.gan_psnr == {'pairs': {'psnr': pytest.approx(expected, abs=1e-9),
+                                        'images': [str(tmp_path / 'val_lr' / 'v.png')]}}
+    model.feed_data(next(iter(torch.utils.data.DataLoader(build_dataset(opt['datasets']['train']),
+                                                          batch_size=2))))
+    for step in range(1, 4):
+        model.optimize_parameters(step)
+    scalars = {}
+
+    class Board:
+        def add_scalar(self, tag, value, step):
+            scalars[tag] = (value, step)
+    model.nondist_validation(torch.utils.data.DataLoader(build_dataset(opt['datasets']['val'])), 3, Board(), False)
+    result = model.validation_results['pairs']
+    assert result['psnr_gan'] == pytest.approx(expected, abs=1e-9)  # the GAN's, not the trained weights'
+    assert abs(result['psnr'] - expected) > 0.01 and result['no_gain_over_gan'] == (result['psnr'] <= expected)
+    assert scalars == {'metrics/pairs/psnr': (result['psnr'], 3), 'metrics/pairs/psnr_gan': (result['psnr_gan'], 3),
+                       'metrics/pairs/psnr_bicubic': (result['psnr_bicubic'], 3)}
+    # images the GAN was not measured on (a resumed run whose validation set changed): unknown, not a stale figure
+    write_random_images(str(tmp_path / 'val_hr'), ('w',), shape=(64, 64, 3))
+    write_random_images(str(tmp_path / 'val_lr'), ('w',), shape=(16, 16, 3))
+    scalars.clear()
+    model.nondist_validation(torch.utils.data.DataLoader(build_dataset(opt['datasets']['val'])), 4, Board(), False)
+    result = model.validation_results['pairs']
+    assert result['images'] == 2 and result['psnr_gan'] is None and result['no_gain_over_gan'] is None
+    assert sorted(scalars) == ['metrics/pairs/psnr', 'metrics/pairs/psnr_bicubic']
+
+
+def test_a_twin_that_has_not_moved_is_no_closer_to_the_hr_than_the_gan(tmp_path, gan_checkpoint):
+    make_photos(tmp_path)
+    option_file = write_options(tmp_path, 'still', gan_checkpoint,
+                                **{'train:optim_g': {'type': 'Adam', 'lr': 0, 'betas': [0.9, 0.99]}})
+    assert run(tmp_path, option_file) == 0
+    summary = json.loads((tmp_path / 'experiments' / 'still' / 'reference_twin.json').read_text())
+    record = summary['validation']['pairs']
+    gan_db, bicubic_db = record['psnr_gan'], record['psnr_bicubic']
+    assert gan_db == pytest.approx(gan_psnr_on_pair(gan_checkpoint, tmp_path)) and record['psnr'] == gan_db
+    assert record['no_gain_over_gan'] is True and summary['no_gain_over_gan'] is True
+    warnings = [line for line in log_of(tmp_path, 'still').splitlines() if 'WARNING' in line]
+    assert sum(f'the twin is no closer to the HR than the GAN itself: {gan_db:.2f} <= {gan_db:.2f} dB on pairs; it '
+               'has not moved towards a PSNR-oriented model: do not use it as network_mse' in line
+               for line in warnings) == 2  # the validations at iterations 2 and 4
+    assert any(line.endswith(f'  pairs: the twin is no closer to the HR than the GAN itself ({gan_db:.2f} <= '
+                             f'{gan_db:.2f} dB): do not use it as a reference') for line in warnings)
+    assert (f'  pairs: PSNR twin {gan_db:.2f} dB, GAN {gan_db:.2f} dB, bicubic {bicubic_db:.2f} dB: +0.00 dB over '
+            f'the GAN, {gan_db - bicubic_db:+.2f} dB against bicubic (WORSE than bicubic)') in log_of(tmp_path, 'still')
 
 
 def test_unreadable_or_too_small_hr_images_are_skipped_and_named(tmp_path):
@@ -136,6 +226,43 @@ def test_unreadable_or_too_small_hr_images_are_skipped_and_named(tmp_path):
     assert check_hr_folder(opt) == [f'HR image skipped (the twin trains on the other 2 of 4): {line}'
                                     for line in dataset.skipped]
     assert dataset[1]['gt'].shape == (3, 40, 40) and dataset[1]['gt_path'] == dataset.paths[1]
+
+
+def test_unreadable_or_mismatched_validation_pairs_are_skipped_and_named(tmp_path):
+    hr, lr = tmp_path / 'hr', tmp_path / 'lr'
+    write_random_images(str(hr), ('a', 'b', 'c'), shape=(64, 64, 3))
+    write_random_images(str(hr), ('d',), shape=(67, 64, 3))  # 3 px left over a side: cropped
+    write_random_images(str(hr), ('e',), shape=(60, 64, 3))  # 4 px short: mismatched
+    write_random_images(str(lr), ('a', 'd', 'e'), shape=(16, 16, 3))
+    write_random_images(str(lr), ('c',), shape=(8, 8, 3))  # an x8 LR: mismatched
+    (lr / 'b.png').write_bytes(b'not an image')
+    opt = {'name': 'pairs', 'phase': 'val', 'scale': 4, 'dataroot_gt': str(hr), 'dataroot_lq': str(lr),
+           'io_backend': {'type': 'disk'}}
+    dataset = ReferenceTwinDataset(opt)
+    assert dataset.lq_paths == [str(lr / 'a.png'), str(lr / 'd.png')] and len(dataset) == 2
+    assert dataset.skipped == [
+        f'{lr / "b.png"}: not a readable image (OpenCV could not decode it)',
+        f'{hr / "c.png"}: 64x64 HR is not scale 4 x its LR image {lr / "c.png"} (8x8: 32x32 expected, up to 3 px '
+        'more a side)',
+        f'{hr / "e.png"}: 64x60 HR is not scale 4 x its LR image {lr / "e.png"} (16x16: 64x64 expected, up to 3 px '
+        'more a side)']
+    assert dataset[1]['gt'].shape == (3, 64, 64) and dataset[1]['lq'].shape == (3, 16, 16)
+    assert check_validation_pairs({'datasets': {'train': {'type': 'ReferenceTwinDataset'}, 'val': {
+        **opt, 'type': 'ReferenceTwinDataset'}}}) == [
+        f'validation pair of pairs skipped (the twin is validated on the other 2 of 5): {line}'
+        for line in dataset.skipped]
+
+
+def test_validation_pairs_none_of_which_reads_are_refused_in_one_line_before_any_folder(tmp_path, gan_checkpoint):
+    make_photos(tmp_path)
+    (tmp_path / 'val_lr' / 'v.png').write_bytes(b'not an image')
+    with pytest.raises(ValueError) as error:
+        run(tmp_path, write_options(tmp_path, 'refused', gan_checkpoint))
+    lr, hr = tmp_path / 'val_lr', tmp_path / 'val_hr'
+    assert str(error.value) == (f'datasets:val pairs: {lr} / {hr}: no usable LR / HR pair: none of its 1 pair(s) '
+                                f'reads with an HR of scale 4 x its LR ({lr / "v.png"}: not a readable image (OpenCV '
+                                'could not decode it)); replace them')
+    assert not (tmp_path / 'experiments').exists()
 
 
 def test_an_hr_folder_of_unreadable_images_is_refused_in_one_line_before_any_folder(tmp_path, gan_checkpoint):
@@ -219,6 +346,8 @@ def test_a_pixel_loss_step_lowers_the_l1_loss_in_both_modes(tmp_path, gan_checkp
      r'0.png: 80x96 px is smaller than the crop datasets:train:gt_size 128'),
     ({'datasets:train:dataroot_gt': 'EMPTY'}, 'no usable image'),
     ({'train:gan_opt': {'type': 'GANLoss', 'gan_type': 'vanilla'}}, 'a reference twin trains with a pixel loss only'),
+    ({'network_g': TINY_RRDB_OPT, 'path:pretrain_network_g': None},
+     'path:pretrain_network_g: a reference twin starts from the weights of the GAN checkpoint it is a twin of'),
 ])
 def test_bad_input_is_refused_in_one_line_before_any_folder(tmp_path, gan_checkpoint, change, message):
     make_photos(tmp_path)
@@ -261,6 +390,12 @@ def test_an_interrupted_run_resumes_to_the_same_twin(tmp_path, gan_checkpoint, m
     resumed = torch.load(models / 'broken' / 'models' / 'net_g_latest.pth', weights_only=True)
     for key in ('params', 'params_ema'):
         assert all(torch.equal(value, resumed[key][name]) for name, value in unbroken[key].items())
+    assert resumed['reference'] == unbroken['reference'] == {'kind': 'twin', 'twin_of': str(gan_checkpoint),
+                                                             'twin_mode': mode}
+    summaries = [json.loads((models / name / 'reference_twin.json').read_text()) for name in ('unbroken', 'broken')]
+    gan_db = gan_psnr_on_pair(gan_checkpoint, tmp_path)  # the original GAN's, not the resumed weights'
+    assert [summary['validation']['pairs']['psnr_gan'] for summary in summaries] == [pytest.approx(gan_db)] * 2
+    assert summaries[1]['twin_of'] == str(gan_checkpoint)
 
 
 @pytest.mark.parametrize('reference, kind', [('auto', 'twin'), ('generic', 'generic')])
@@ -289,3 +424,25 @@ def test_detection_says_which_reference_it_used(tmp_path, reference, kind):
     assert html.escape(expected) in (run_root / 'index.html').read_text()
     assert reference_of({'path': {'pretrain_network_mse': checkpoints['gan']}}) == (
         'parent', f'parent: the MSE model the GAN was fine-tuned from ({checkpoints["gan"]})')
+
+
+def demo_no_parent_script():
+    """scripts/run_demo_no_parent.py as a module."""
+    spec = importlib.util.spec_from_file_location('run_demo_no_parent',
+                                                  os.path.join(REPO_ROOT, 'scripts', 'run_demo_no_parent.py'))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_the_no_parent_demo_prints_the_twins_psnr_beside_the_gans_and_bicubics():
+    line = demo_no_parent_script().twin_psnr_line
+    record = {'psnr': 25.43, 'psnr_gan': 23.95, 'psnr_bicubic': 26.91, 'worse_than_bicubic': True,
+              'no_gain_over_gan': False}
+    assert line('demo_heldout', record) == ('twin PSNR on demo_heldout: 25.43 dB, GAN 23.95 dB, bicubic 26.91 dB '
+                                            '(+1.48 dB over the GAN; WORSE than bicubic)')
+    record.update(psnr=23.95, no_gain_over_gan=True)
+    assert line('v', record) == ('twin PSNR on v: 23.95 dB, GAN 23.95 dB, bicubic 26.91 dB (+0.00 dB over the GAN; '
+                                 'WORSE than bicubic; NO closer to the HR than the GAN)')
+    record.update(psnr=27.0, psnr_gan=None, worse_than_bicubic=False, no_gain_over_gan=None)
+    assert line('v', record) == 'twin PSNR on v: 27.00 dB, GAN n/a, bicubic 26.91 dB (GAN PSNR unknown)'

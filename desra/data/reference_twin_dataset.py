@@ -17,7 +17,9 @@
 
 In a ``val`` phase it gives the LR / HR pairs of ``dataroot_lq`` / ``dataroot_gt`` (same names; the HR cropped to
 ``scale`` times the LR) for the twin's validation PSNR: ``lq`` (3, h, w), ``gt`` (3, scale*h, scale*w), RGB float
-in [0, 1], ``lq_path``.
+in [0, 1], ``lq_path``. A pair whose LR or HR does not read, or whose HR is not ``scale`` times its LR (up to the
+``scale - 1`` pixels a side that an LR made by flooring leaves over), is skipped and named in ``skipped``
+(:func:`usable_validation_pairs`); folders with no usable pair are refused.
 """
 import os
 import random
@@ -61,22 +63,22 @@ def hr_image_paths(opt):
     return [index[name] for name in names]
 
 
-#: What :func:`hr_image_size` found, keyed by (path, size in bytes, mtime in ns): the preflight, the training set and
-#: tail mode's pool check the same folder, and decode each file once per process.
-_HR_SIZES = {}
+#: What :func:`image_size` found, keyed by (path, size in bytes, mtime in ns): the preflight, the datasets, tail
+#: mode's pool and the GAN's validation check the same folders, and decode each file once per process.
+_IMAGE_SIZES = {}
 
 
-def hr_image_size(path):
+def image_size(path):
     """The (height, width) of an image file in pixels, or why it does not read: the message of
     :class:`~desra.io.images.ImageReadError`, one line naming the file."""
     stat = os.stat(path)
     key = (path, stat.st_size, stat.st_mtime_ns)
-    if key not in _HR_SIZES:
+    if key not in _IMAGE_SIZES:
         try:
-            _HR_SIZES[key] = read_image(path).shape[:2]
+            _IMAGE_SIZES[key] = read_image(path).shape[:2]
         except ImageReadError as error:
-            _HR_SIZES[key] = str(error)
-    return _HR_SIZES[key]
+            _IMAGE_SIZES[key] = str(error)
+    return _IMAGE_SIZES[key]
 
 
 def usable_hr_images(opt):
@@ -94,7 +96,7 @@ def usable_hr_images(opt):
     folder, gt_size = opt['dataroot_gt'], opt.get('gt_size')
     usable, skipped = [], []
     for path in hr_image_paths(opt):
-        size = hr_image_size(path)
+        size = image_size(path)
         if isinstance(size, str):
             skipped.append(size)
         elif gt_size and min(size) < gt_size:
@@ -109,6 +111,50 @@ def usable_hr_images(opt):
         raise ValueError(f'datasets:train:dataroot_gt: {folder}: no usable image: none of its {len(skipped)} '
                          f'image(s) reads and is at least gt_size {gt_size} px a side ({skipped[0]}{more}); '
                          'replace them or lower gt_size')
+    return usable, skipped
+
+
+def usable_validation_pairs(opt):
+    """The LR / HR pairs of ``dataroot_lq`` / ``dataroot_gt`` a twin is validated on: the HR images of
+    :func:`hr_image_paths` and the LR images of the same names, when both read and each HR side is ``scale`` times
+    its LR's plus 0 to ``scale - 1`` pixels (the HR is then cropped to ``scale`` times the LR); the others are
+    skipped.
+
+    Returns:
+        tuple[list[tuple[str, str]], list[str]]: The usable ``(lr_path, hr_path)`` pairs, in the HR images' order,
+        and one line per skipped pair naming its file(s) and problem(s).
+
+    Raises:
+        FileNotFoundError / ValueError: As :func:`hr_image_paths`; ValueError when an HR image has no LR image of
+            its name, or when no pair is usable (one line naming both folders, the problem and the first pair).
+    """
+    scale, lq_root, gt_root = opt['scale'], opt['dataroot_lq'], opt['dataroot_gt']
+    hr_paths = hr_image_paths(opt)
+    lq_index = index_images(lq_root, 'LR')
+    names = [os.path.splitext(os.path.relpath(path, gt_root))[0].replace(os.sep, '/') for path in hr_paths]
+    missing = [name for name in names if name not in lq_index]
+    if missing:
+        raise ValueError(f'{lq_root}: no LR image {missing[0]} for the HR image of that name')
+    usable, skipped = [], []
+    for name, hr_path in zip(names, hr_paths):
+        lq_path = lq_index[name]
+        lq_size, hr_size = image_size(lq_path), image_size(hr_path)
+        unreadable = [size for size in (lq_size, hr_size) if isinstance(size, str)]
+        if unreadable:
+            skipped.append('; '.join(unreadable))
+        elif not all(0 <= hr - scale * lq < scale for hr, lq in zip(hr_size, lq_size)):
+            skipped.append(f'{hr_path}: {hr_size[1]}x{hr_size[0]} HR is not scale {scale} x its LR image {lq_path} '
+                           f'({lq_size[1]}x{lq_size[0]}: {scale * lq_size[1]}x{scale * lq_size[0]} expected, up to '
+                           f'{scale - 1} px more a side)')
+        else:
+            usable.append((lq_path, hr_path))
+    if not usable and not skipped:
+        raise ValueError(f'datasets:val {opt["name"]}: {gt_root}: no HR image (PNG, JPEG, ... files) to validate on')
+    if not usable:
+        more = f'; and {len(skipped) - 1} more' if len(skipped) > 1 else ''
+        raise ValueError(f'datasets:val {opt["name"]}: {lq_root} / {gt_root}: no usable LR / HR pair: none of its '
+                         f'{len(skipped)} pair(s) reads with an HR of scale {scale} x its LR ({skipped[0]}{more}); '
+                         'replace them')
     return usable, skipped
 
 
@@ -163,25 +209,21 @@ class TwinTrainingImages(RealESRGANDataset):
 
 
 class TwinValidationPairs(data.Dataset):
-    """LR / HR pairs of the same names in ``dataroot_lq`` / ``dataroot_gt`` (module docstring)."""
+    """LR / HR pairs of the same names in ``dataroot_lq`` / ``dataroot_gt`` (module docstring).
+
+    Attributes:
+        lq_paths, hr_paths (list[str]): The pairs validated on (:func:`usable_validation_pairs`).
+        skipped (list[str]): One line per pair skipped, naming its file(s) and problem(s).
+    """
 
     def __init__(self, opt):
         self.name, self.scale = opt['name'], opt['scale']
-        self.hr_paths = hr_image_paths(opt)
-        lq_index = index_images(opt['dataroot_lq'], 'LR')
-        names = [os.path.splitext(os.path.relpath(path, opt['dataroot_gt']))[0].replace(os.sep, '/')
-                 for path in self.hr_paths]
-        missing = [name for name in names if name not in lq_index]
-        if missing:
-            raise ValueError(f'{opt["dataroot_lq"]}: no LR image {missing[0]} for the HR image of that name')
-        self.lq_paths = [lq_index[name] for name in names]
+        pairs, self.skipped = usable_validation_pairs(opt)
+        self.lq_paths, self.hr_paths = [lq for lq, _ in pairs], [hr for _, hr in pairs]
 
     def __getitem__(self, index):
         lq, gt = read_rgb(self.lq_paths[index]), read_rgb(self.hr_paths[index])
         height, width = lq.shape[0] * self.scale, lq.shape[1] * self.scale
-        if gt.shape[0] < height or gt.shape[1] < width:
-            raise ValueError(f'{self.hr_paths[index]}: {gt.shape[1]}x{gt.shape[0]} HR is smaller than scale '
-                             f'{self.scale} x its LR image {self.lq_paths[index]} ({lq.shape[1]}x{lq.shape[0]})')
         return {'lq': _chw(lq), 'gt': _chw(gt[:height, :width]), 'lq_path': self.lq_paths[index],
                 'gt_path': self.hr_paths[index]}
 

@@ -17,17 +17,20 @@ training step, EMA, optimizers and schedulers), with ``datasets: train: type: Re
   = 0.1 of the parameters), with the frozen body's features computed once on ``train: feature_pool`` degraded HR
   images and LR crops of them drawn every iteration: fast on a CPU; :mod:`desra.archs.frozen_features`);
 * validation (``val: val_freq``, ``datasets: val: type: ReferenceTwinDataset`` with ``dataroot_lq`` /
-  ``dataroot_gt``): PSNR against HR of the twin (the EMA weights when kept) and of bicubic upsampling, both logged
-  (tensorboard ``metrics/<dataset>/psnr``, ``psnr_bicubic``); a twin below bicubic is said plainly in the log and in
-  the end-of-run summary (:meth:`end_of_run`), as are the HR images skipped (unreadable, or smaller than
-  ``gt_size``: the run trains on the others);
+  ``dataroot_gt``): PSNR against HR of the twin (the EMA weights when kept), of the GAN itself (``net_g`` as loaded
+  from ``path: pretrain_network_g``, measured once before training, :meth:`gan_validation_psnr`) and of bicubic
+  upsampling, all logged (tensorboard ``metrics/<dataset>/psnr``, ``psnr_gan``, ``psnr_bicubic``). The gain over
+  the GAN says whether the twin moved towards a PSNR-oriented model (bicubic can beat even a true one on mildly
+  degraded LR images); a twin no better than the GAN, and one below bicubic, are said plainly in the log and in the
+  end-of-run summary (:meth:`end_of_run`), as are the HR images and validation pairs skipped (unreadable, smaller
+  than ``gt_size``, an HR not ``scale`` times its LR: the run goes on with the others);
 * checkpoints ``net_g_<iter>.pth`` in Real-ESRGAN's format (``params``, ``params_ema``; a detected network under its
   checkpoint's tensor names), so ``network_mse: {type: auto}`` takes them as they are, with a ``reference`` record
   (``kind: twin``, ``twin_of``: the GAN checkpoint) that detection reports; in tail mode also ``tail_<iter>.pth``,
   the trained tensors alone in fp16 (``{'params': ...}``), which :func:`desra.weights.compose.compose_checkpoint`
   puts back on the GAN checkpoint;
-* the training state (:meth:`training_state`) holds the optimizers, schedulers, weights and the pair pool, so
-  ``--auto_resume`` continues exactly.
+* the training state (:meth:`training_state`) holds the optimizers, schedulers, weights, the pair pool and the GAN's
+  validation PSNR, so ``--auto_resume`` continues exactly and still compares the twin with the original GAN.
 """
 import json
 import os
@@ -46,6 +49,7 @@ from basicsr.utils.registry import MODEL_REGISTRY
 
 from desra.archs.auto_arch import AUTO_TYPE, check_scale, checkpoint_state_dict, resolve_network_opt
 from desra.archs.frozen_features import FrozenFeatures, select_trained_params
+from desra.data.reference_twin_dataset import TwinValidationPairs
 from desra.models.desra_model import DeSRAModel
 from desra.io.images import write_text
 from desra.weights.checkpoint import cpu_state_dict, save_checkpoint_file, save_network_file
@@ -61,6 +65,24 @@ REAL_ESRGAN_DEGRADATION = {
 }
 #: ``train: twin_mode`` values.
 TWIN_MODES = ('whole', 'tail')
+
+
+def output_psnr(net, lq, gt, scale):
+    """PSNR (dB) against HR of ``net``'s output for one image (RGB uint8, ``scale`` border pixels cropped: basicsr's
+    ``calculate_psnr``).
+
+    Args:
+        net (nn.Module): The generator, in eval mode.
+        lq (Tensor): (1, 3, h, w) LR image, RGB in [0, 1], on ``net``'s device.
+        gt (Tensor): (1, 3, scale*h, scale*w) HR image, RGB in [0, 1].
+        scale (int): The upscaling factor.
+    """
+    return calculate_psnr(tensor2img(net(lq).clamp(0, 1)), tensor2img(gt), crop_border=scale)
+
+
+def db_text(value):
+    """A PSNR for the log: ``25.43 dB``, or ``n/a`` when unknown (None)."""
+    return 'n/a' if value is None else f'{value:.2f} dB'
 
 
 def reference_record(opt):
@@ -91,7 +113,8 @@ class ReferenceTwinModel(RealESRNetModel):
         self.twin_mode = opt['train'].get('twin_mode', 'whole')
         if self.twin_mode not in TWIN_MODES:
             raise ValueError(f'train:twin_mode must be one of {", ".join(TWIN_MODES)}, got {self.twin_mode!r}')
-        self.frozen, self.pool, self.validation_results = None, None, {}
+        self.frozen, self.pool, self.validation_results, self.gan_psnr = None, None, {}, {}
+        self.reference = reference_record(opt)  # a resumed run has no pretrain_network_g: its state holds this
         # basicsr's RealESRNetModel.__init__ is SRModel's plus these three, which it puts on CUDA whatever num_gpu
         # says; here they go to the model's device
         SRModel.__init__(self, opt)
@@ -99,6 +122,10 @@ class ReferenceTwinModel(RealESRNetModel):
         self.usm_sharpener = USMSharp().to(self.device)
         self.queue_size = opt['queue_size']
         check_scale(self.get_bare_model(self.net_g), opt.get('scale'), 'g')
+        # net_g holds the GAN's weights only on a fresh start (desra/train.py resumes with no pretrain_network_g:
+        # the state holds the weights, and the GAN's PSNR, resume_training)
+        if opt['path'].get('pretrain_network_g') and opt.get('val') is not None and opt['rank'] == 0:
+            self.gan_psnr = self.gan_validation_psnr()
 
     def init_training_settings(self):
         net = self.get_bare_model(self.net_g)
@@ -205,67 +232,127 @@ class ReferenceTwinModel(RealESRNetModel):
         """The EMA copy when kept, else the bare ``net_g``."""
         return self.net_g_ema if hasattr(self, 'net_g_ema') else self.get_bare_model(self.net_g)
 
+    @torch.no_grad()
+    def gan_validation_psnr(self):
+        """The GAN's own PSNR against HR on each validation set (``datasets: val*``), measured once, at the start of
+        a fresh run, with ``net_g`` as loaded from ``path: pretrain_network_g``: evaluating it before any training
+        costs one pass over the validation images and keeps no copy of its weights (a copy for the first
+        validation would hold them in memory until then, and in every training state saved before it).
+
+        Returns:
+            dict: ``{dataset name: {'psnr': mean PSNR in dB (as :meth:`nondist_validation`), 'images': the LR
+            paths, in order}}``; the paths tell a resumed run whether its validation images are those measured.
+        """
+        net, scale, figures = self.get_bare_model(self.net_g), self.opt['scale'], {}
+        net.eval()
+        for phase, dataset_opt in self.opt['datasets'].items():
+            if phase.split('_')[0] != 'val':
+                continue
+            dataset, psnrs, paths = build_dataset(dataset_opt), [], []
+            for index in range(len(dataset)):
+                sample = dataset[index]
+                psnrs.append(output_psnr(net, sample['lq'][None].to(self.device), sample['gt'][None], scale))
+                paths.append(sample['lq_path'])
+            figures[dataset.name] = {'psnr': float(np.mean(psnrs)), 'images': paths}
+            get_root_logger().info(f'The GAN before training ({self.opt["path"]["pretrain_network_g"]}): PSNR '
+                                   f'against HR {figures[dataset.name]["psnr"]:.2f} dB on {dataset.name} '
+                                   f'({len(psnrs)} images)')
+        net.train()
+        return figures
+
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
         """PSNR against HR (RGB, ``scale`` border pixels cropped) of the twin's output and of bicubic upsampling
-        (OpenCV), means over the validation images; logged, and kept for :meth:`end_of_run`."""
+        (OpenCV), means over the validation images, beside the GAN's (:meth:`gan_validation_psnr`; None when the
+        state a run resumed from has none for these images); logged, and kept for :meth:`end_of_run`."""
         net, scale = self.generator_for_inference(), self.opt['scale']
         name = dataloader.dataset.name
         net.eval()
-        twin, bicubic = [], []
+        twin, bicubic, paths = [], [], []
         with torch.no_grad():
             for data in dataloader:
-                lq = data['lq'].to(self.device)
-                hr = tensor2img(data['gt'])
-                twin.append(calculate_psnr(tensor2img(net(lq).clamp(0, 1)), hr, crop_border=scale))
+                twin.append(output_psnr(net, data['lq'].to(self.device), data['gt'], scale))
                 lq_img = tensor2img(data['lq'])
                 up = cv2.resize(lq_img, (lq_img.shape[1] * scale, lq_img.shape[0] * scale),
                                 interpolation=cv2.INTER_CUBIC)
-                bicubic.append(calculate_psnr(up, hr, crop_border=scale))
+                bicubic.append(calculate_psnr(up, tensor2img(data['gt']), crop_border=scale))
+                paths += list(data['lq_path'])
         self.net_g.train()
-        result = {'iter': current_iter, 'images': len(twin), 'psnr': float(np.mean(twin)),
+        gan = self.gan_psnr.get(name)
+        psnr_gan = gan['psnr'] if gan is not None and gan['images'] == paths else None
+        result = {'iter': current_iter, 'images': len(twin), 'psnr': float(np.mean(twin)), 'psnr_gan': psnr_gan,
                   'psnr_bicubic': float(np.mean(bicubic))}
         result['worse_than_bicubic'] = result['psnr'] < result['psnr_bicubic']
+        result['no_gain_over_gan'] = None if psnr_gan is None else result['psnr'] <= psnr_gan
         self.validation_results[name] = result
         logger = get_root_logger()
         logger.info(f'Validation {name} @ iter {current_iter}: PSNR against HR: twin {result["psnr"]:.2f} dB, '
-                    f'bicubic {result["psnr_bicubic"]:.2f} dB ({len(twin)} images)')
+                    f'GAN {db_text(psnr_gan)}, bicubic {result["psnr_bicubic"]:.2f} dB ({len(twin)} images)')
+        if psnr_gan is None:
+            logger.warning(f"the GAN's PSNR on {name} is unknown: it is measured once, before training, and the state "
+                           f'this run resumed from has none for these {len(twin)} validation images (they changed, or '
+                           'the state is older); the twin is compared with bicubic only')
+        elif result['no_gain_over_gan']:
+            logger.warning(f'the twin is no closer to the HR than the GAN itself: {result["psnr"]:.2f} <= '
+                           f'{psnr_gan:.2f} dB on {name}; it has not moved towards a PSNR-oriented model: do not use '
+                           'it as network_mse; train longer (train:total_iter), at a learning rate that moves it '
+                           '(train:optim_g:lr), or more of it (twin_mode: whole)')
         if result['worse_than_bicubic']:
+            gain = '' if psnr_gan is None else f' ({result["psnr"] - psnr_gan:+.2f} dB over the GAN)'
             logger.warning(f'the twin is WORSE than bicubic upsampling on {name} ({result["psnr"]:.2f} < '
-                           f'{result["psnr_bicubic"]:.2f} dB): it is no PSNR-oriented reference yet; train longer '
-                           '(train:total_iter), or more of it (twin_mode: whole), before using it as network_mse')
+                           f'{result["psnr_bicubic"]:.2f} dB){gain}: bicubic can beat even a true PSNR-oriented model '
+                           'on mildly degraded LR images, but a closer reference trains longer (train:total_iter), or '
+                           'more of it (twin_mode: whole)')
         if tb_logger is not None:
             tb_logger.add_scalar(f'metrics/{name}/psnr', result['psnr'], current_iter)
+            if psnr_gan is not None:
+                tb_logger.add_scalar(f'metrics/{name}/psnr_gan', psnr_gan, current_iter)
             tb_logger.add_scalar(f'metrics/{name}/psnr_bicubic', result['psnr_bicubic'], current_iter)
 
     @master_only
-    def end_of_run(self, train_set):
+    def end_of_run(self, train_set, val_sets=()):
         """Log the summary of the run and write it to ``<experiments_root>/reference_twin.json``: the checkpoint to
-        use as ``network_mse``, what it is a twin of, the mode, the last validation PSNR of the twin and of bicubic
-        upsampling, whether the twin is worse than bicubic, the number of HR images trained on (``hr_images``) and
-        the skipped ones (``skipped_hr_images``: ``<path>: <problem>`` lines, a warning each).
+        use as ``network_mse``, what it is a twin of, the mode, the last validation PSNR of the twin, of the GAN and
+        of bicubic upsampling (``validation``: :meth:`nondist_validation`'s records), whether the twin is no better
+        than the GAN (``no_gain_over_gan``) or worse than bicubic, the number of HR images trained on
+        (``hr_images``) and the skipped ones (``skipped_hr_images``: ``<path>: <problem>`` lines), and the skipped
+        validation pairs (``skipped_val_pairs``: per validation set, one line per pair); a warning for each
+        skipped file.
 
         Args:
             train_set (TwinTrainingImages): The training set of the run (its ``paths`` and ``skipped``).
+            val_sets (list[Dataset]): The validation sets of the run; those of ``type: ReferenceTwinDataset``
+                (:class:`TwinValidationPairs`) give their ``name``, ``lq_paths`` and ``skipped``.
         """
+        val_sets = [val_set for val_set in val_sets if isinstance(val_set, TwinValidationPairs)]
         models = self.opt['path']['models']
         suffix = 'safetensors' if (self.opt.get('logger') or {}).get('save_checkpoint_format') == 'safetensors' \
             else 'pth'
-        summary = {**reference_record(self.opt), 'checkpoint': os.path.join(models, f'net_g_latest.{suffix}'),
+        summary = {**self.reference, 'checkpoint': os.path.join(models, f'net_g_latest.{suffix}'),
                    'validation': self.validation_results,
+                   'no_gain_over_gan': any(r['no_gain_over_gan'] for r in self.validation_results.values()),
                    'worse_than_bicubic': any(r['worse_than_bicubic'] for r in self.validation_results.values()),
-                   'hr_images': len(train_set.paths), 'skipped_hr_images': train_set.skipped}
+                   'hr_images': len(train_set.paths), 'skipped_hr_images': train_set.skipped,
+                   'skipped_val_pairs': {val_set.name: val_set.skipped for val_set in val_sets}}
         logger = get_root_logger()
         logger.info(f'Reference twin: {summary["checkpoint"]} (twin of {summary["twin_of"]}, {self.twin_mode} mode); '
                     'use it as network_mse: {type: auto}')
         for name, result in self.validation_results.items():
-            verdict = ('WORSE than bicubic: do not use it as a reference' if result['worse_than_bicubic']
-                       else f'{result["psnr"] - result["psnr_bicubic"]:+.2f} dB over bicubic')
-            logger.info(f'  {name}: PSNR twin {result["psnr"]:.2f} dB, bicubic {result["psnr_bicubic"]:.2f} dB: '
-                        f'{verdict}')
+            twin, gan = result['psnr'], result['psnr_gan']
+            gain = 'the GAN\'s PSNR unknown' if gan is None else f'{twin - gan:+.2f} dB over the GAN'
+            logger.info(f'  {name}: PSNR twin {twin:.2f} dB, GAN {db_text(gan)}, bicubic {result["psnr_bicubic"]:.2f} '
+                        f'dB: {gain}, {twin - result["psnr_bicubic"]:+.2f} dB against bicubic'
+                        + (' (WORSE than bicubic)' if result['worse_than_bicubic'] else ''))
+            if result['no_gain_over_gan']:
+                logger.warning(f'  {name}: the twin is no closer to the HR than the GAN itself ({twin:.2f} <= '
+                               f'{gan:.2f} dB): do not use it as a reference')
         if not self.validation_results:
-            logger.warning('no validation ran (val: ~): the twin was not compared with bicubic upsampling')
+            logger.warning('no validation ran (val: ~): the twin was not compared with the GAN or bicubic upsampling')
         for line in train_set.skipped:
             logger.warning(f'HR image skipped (the twin trained on the other {len(train_set.paths)}): {line}')
+        for val_set in val_sets:
+            for line in val_set.skipped:
+                logger.warning(f'validation pair of {val_set.name} skipped (the twin was validated on the other '
+                               f'{len(val_set.lq_paths)}): {line}')
         path = os.path.join(self.opt['path']['experiments_root'], 'reference_twin.json')
         write_text(path, json.dumps(summary, indent=2) + '\n')
         return summary
@@ -284,7 +371,7 @@ class ReferenceTwinModel(RealESRNetModel):
         if (self.opt.get('logger') or {}).get('save_checkpoint_format') == 'safetensors':
             save_network_file(states, stem, 'safetensors')
         else:
-            save_checkpoint_file({**states, 'reference': reference_record(self.opt)}, f'{stem}.pth')
+            save_checkpoint_file({**states, 'reference': self.reference}, f'{stem}.pth')
         if self.frozen is not None:
             net = self.get_bare_model(self.net_g)
             trained = [name for name, p in net.named_parameters() if p.requires_grad]
@@ -295,11 +382,14 @@ class ReferenceTwinModel(RealESRNetModel):
             save_checkpoint_file({'params': part}, os.path.join(self.opt['path']['models'], f'tail_{label}.pth'))
 
     def training_state(self):
-        """Optimizers, schedulers, ``net_g`` / ``net_g_ema`` weights and basicsr's training-pair pool, as CPU
-        tensors and plain containers (``weights_only`` loadable)."""
+        """Optimizers, schedulers, ``net_g`` / ``net_g_ema`` weights, basicsr's training-pair pool, the GAN's
+        validation PSNR (:meth:`gan_validation_psnr`) and the ``reference`` record (:func:`reference_record`: a
+        resumed run is given no ``pretrain_network_g``), as CPU tensors and plain containers (``weights_only``
+        loadable)."""
         state = {'optimizers': [o.state_dict() for o in self.optimizers],
                  'schedulers': [s.state_dict() for s in self.schedulers],
-                 'net_g': cpu_state_dict(self.get_bare_model(self.net_g))}
+                 'net_g': cpu_state_dict(self.get_bare_model(self.net_g)), 'gan_psnr': self.gan_psnr,
+                 'reference': self.reference}
         if hasattr(self, 'net_g_ema'):
             state['net_g_ema'] = cpu_state_dict(self.net_g_ema)
         if hasattr(self, 'queue_lr'):
@@ -312,6 +402,9 @@ class ReferenceTwinModel(RealESRNetModel):
         self.get_bare_model(self.net_g).load_state_dict(resume_state['net_g'])
         if hasattr(self, 'net_g_ema'):
             self.net_g_ema.load_state_dict(resume_state['net_g_ema'])
+        # a state saved before they were kept: the GAN's PSNR unknown, the record of this run's options
+        self.gan_psnr = resume_state.get('gan_psnr', {})
+        self.reference = resume_state.get('reference', self.reference)
         if 'queue' in resume_state:
             queue = resume_state['queue']
             self.queue_lr, self.queue_gt = queue['lr'].to(self.device), queue['gt'].to(self.device)

@@ -275,8 +275,8 @@ def train(opt, option_file):
         validate(opt, model, val_loaders, current_iter, tb_logger, selector)
     if selector is not None:
         logger.info(selector.finish(current_iter))
-    if hasattr(model, 'end_of_run'):  # a reference twin's summary: its checkpoint, its PSNR, the HR images skipped
-        model.end_of_run(train_loader.dataset)
+    if hasattr(model, 'end_of_run'):  # a reference twin's summary: its checkpoint, its PSNR, the files skipped
+        model.end_of_run(train_loader.dataset, [loader.dataset for loader in val_loaders])
     if tb_logger:
         tb_logger.close()
     if opt['dist']:  # every rank waits for rank 0's last checkpoint and validation, then leaves the group

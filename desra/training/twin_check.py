@@ -1,18 +1,22 @@
 """What a reference-twin run (``model_type: ReferenceTwinModel``) checks before it makes any folder, each problem in
-one line naming the file: the loss is a pixel loss only, the generator trains (its forward pass gives gradients to
-the parameters it is to train; in tail mode, its frozen part can be computed once), and the HR folder holds at
-least one image that reads and is at least the crop ``datasets: train: gt_size`` a side. The other images of the
-folder are skipped, each named in a warning of the log (and in the end-of-run summary,
-:meth:`desra.models.reference_twin_model.ReferenceTwinModel.end_of_run`). The scale of a ``type: auto`` checkpoint
-is checked with the generator's crops (:func:`desra.training.network_check.check_generator_takes_crops`).
+one line naming the file: the loss is a pixel loss only, the GAN checkpoint is set, the generator trains (its
+forward pass gives gradients to the parameters it is to train; in tail mode, its frozen part can be computed once),
+the HR folder holds at least one image that reads and is at least the crop ``datasets: train: gt_size`` a side, and
+each validation set (``datasets: val*`` of ``type: ReferenceTwinDataset``) at least one LR / HR pair that reads
+with an HR of ``scale`` times its LR. The other images and pairs are skipped, each named in a warning of the log
+(and in the end-of-run summary, :meth:`desra.models.reference_twin_model.ReferenceTwinModel.end_of_run`). The scale
+of a ``type: auto`` checkpoint is checked with the generator's crops
+(:func:`desra.training.network_check.check_generator_takes_crops`).
 """
 import torch
 
 from desra.archs.frozen_features import FrozenFeatures, select_trained_params
-from desra.data.reference_twin_dataset import usable_hr_images
+from desra.data.reference_twin_dataset import usable_hr_images, usable_validation_pairs
 
 #: The model type these checks are for.
 TWIN_MODEL = 'ReferenceTwinModel'
+#: The dataset type of a twin's training images and validation pairs.
+TWIN_DATASET = 'ReferenceTwinDataset'
 #: Options of GAN fine-tuning that a twin (pixel loss only) must not have.
 NOT_FOR_A_TWIN = ('perceptual_opt', 'gan_opt', 'ldl_opt', 'masked_pixel_opt')
 
@@ -34,6 +38,27 @@ def check_hr_folder(dataset_opt):
     usable, skipped = usable_hr_images(dataset_opt)
     return [f'HR image skipped (the twin trains on the other {len(usable)} of {len(usable) + len(skipped)}): {line}'
             for line in skipped]
+
+
+def check_validation_pairs(opt):
+    """Each validation set of ``type: ReferenceTwinDataset`` (``datasets: val``, ``val_<n>``) holds an LR / HR pair
+    that reads with an HR of ``scale`` times its LR
+    (:func:`~desra.data.reference_twin_dataset.usable_validation_pairs`); the others are skipped.
+
+    Returns:
+        list[str]: One warning per skipped pair, naming its file(s) and problem(s).
+
+    Raises:
+        ValueError: An HR image without its LR image, or a set with no usable pair (one line naming its folders).
+    """
+    notes = []
+    for phase, dataset_opt in opt['datasets'].items():
+        if phase.split('_')[0] != 'val' or dataset_opt.get('type') != TWIN_DATASET:
+            continue
+        usable, skipped = usable_validation_pairs(dataset_opt)
+        notes += [f'validation pair of {dataset_opt["name"]} skipped (the twin is validated on the other '
+                  f'{len(usable)} of {len(usable) + len(skipped)}): {line}' for line in skipped]
+    return notes
 
 
 def check_trains(net, opt):
@@ -82,7 +107,8 @@ def check_reference_twin(opt, net):
             have no ``datasets: train: gt_size`` or ``scale``, which a twin needs).
 
     Returns:
-        list[str]: Warnings for the log: the HR images skipped (:func:`check_hr_folder`); none for other models.
+        list[str]: Warnings for the log: the HR images and validation pairs skipped (:func:`check_hr_folder`,
+        :func:`check_validation_pairs`); none for other models.
 
     Raises:
         ValueError: The first problem, in one line.
@@ -97,6 +123,9 @@ def check_reference_twin(opt, net):
         raise ValueError(f'{key}: a reference twin trains with a pixel loss only (train:pixel_opt, L1); remove it')
     if not opt['train'].get('pixel_opt'):
         raise ValueError('train:pixel_opt: a reference twin trains with a pixel loss (L1Loss); set it')
-    notes = check_hr_folder(opt['datasets']['train'])
+    if not opt['path'].get('pretrain_network_g'):
+        raise ValueError('path:pretrain_network_g: a reference twin starts from the weights of the GAN checkpoint it '
+                         'is a twin of; set it')
+    notes = check_hr_folder(opt['datasets']['train']) + check_validation_pairs(opt)
     check_trains(net, opt)
     return notes
