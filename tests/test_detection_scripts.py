@@ -213,3 +213,52 @@ def test_benchmark_detection_runs_against_the_release_and_the_whole_detection(tm
     assert len(re.findall(r'^  map\+mask +release +[\d.]+ ms +ours +[\d.]+ ms +x[\d.]+$', release.stdout, re.M)) == 2
     bad = run_command(['scripts/benchmark_detection.py', '--size', '240'])
     assert bad.returncode == 2 and 'size must look like 1920x1080' in bad.stderr
+
+
+def test_the_twin_study_writes_option_files_its_commands_accept(tmp_path, monkeypatch):
+    """scripts/study_reference_twin.py derives every step's options from the shipped files: each one it writes
+    passes the schema of the command it is given to, and the parent starts from random Compact weights."""
+    from desra.config.options import load_yaml
+    from desra.config.schema import check_options
+    spec = importlib.util.spec_from_file_location('study_reference_twin',
+                                                  os.path.join(REPO_ROOT, 'scripts', 'study_reference_twin.py'))
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    commands = []
+    monkeypatch.setattr(study, 'WORK', str(tmp_path / 'work'))
+    monkeypatch.setattr(study, 'EXPERIMENTS', str(tmp_path / 'experiments'))  # no run of this checkout is kept
+    monkeypatch.setattr(study, 'RESULTS', str(tmp_path / 'results'))
+    monkeypatch.setattr(study, 'run_step', lambda title, args: commands.append(args))
+    monkeypatch.setattr('sys.argv', ['study_reference_twin.py', '--parent_iter', '8', '--gan_iter', '4'])
+    args = study.parse_args()
+    gan = study.make_controlled_pair(args)
+    study.make_twins(gan, args)
+    images, sets = study.study_images()
+    assert sets['held-out'] and set(sets['held-out']).isdisjoint(sets['fine-tuning'])
+    parent_run = study.detect('t', 'study_twin_detect_parent', gan, study.checkpoint('study_twin_parent'), 'parent',
+                              images)
+    study.detect_bicubic('study_twin_detect_bicubic', parent_run, images)
+    assert study.finetune_and_judge(gan, 'p.pth', parent_run, 'parent', 3) == str(
+        tmp_path / 'results' / 'study_twin_test_parent_seed3')
+    scripts = [command[0] for command in commands]
+    assert scripts == ['desra/train.py'] * 4 + ['desra/detect.py'] * 2 + [
+        'desra/build_dataset.py', 'desra/train.py', 'desra/test.py']
+    for command in commands:
+        opt = load_yaml(command[2])
+        check_options(opt, os.path.basename(command[0])[:-3], command[2])
+    parent = load_yaml(commands[0][2])
+    assert (parent['train']['twin_mode'], parent['train']['total_iter']) == ('whole', 8)
+    demo_twin = load_yaml(os.path.join(REPO_ROOT, 'options', 'demo', 'make_reference_twin.yml'))
+    for opt in (parent, load_yaml(commands[2][2]), load_yaml(commands[3][2])):  # parent, twins: the demo degradation
+        assert (opt['noise_range'], opt['jpeg_range2']) == (demo_twin['noise_range'], demo_twin['jpeg_range2'])
+        assert opt['datasets']['train']['final_sinc_prob'] == demo_twin['datasets']['train']['final_sinc_prob'] == 0
+    start = torch.load(parent['path']['pretrain_network_g'], weights_only=True)['params']
+    assert start['body.0.weight'].shape == (32, 3, 3, 3)  # Compact, 32 features
+    gan_opt = load_yaml(commands[1][2])
+    assert 'val' not in gan_opt and set(gan_opt['datasets']) == {'train'}
+    assert gan_opt['train']['target_outside'] == 'pseudo_gt' and gan_opt['network_g'] == {'type': 'auto'}
+    masks = os.listdir(gan_opt['datasets']['train']['dataroot_mask'])
+    assert sorted(m[:-4] for m in masks) == sorted(sets['fine-tuning'])
+    bicubic = load_yaml(commands[5][2])['datasets']['detect']['dataroot_mse']
+    lr = cv2.imread(os.path.join(REPO_ROOT, 'datasets', 'demo', 'lr', 'page.png'))
+    assert cv2.imread(os.path.join(bicubic, 'page.png')).shape == (4 * lr.shape[0], 4 * lr.shape[1], 3)
