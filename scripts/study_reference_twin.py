@@ -67,6 +67,9 @@ DEMO_TWIN_OPTIONS = os.path.join('options', 'demo', 'make_reference_twin.yml')
 COMPACT = dict(num_in_ch=3, num_out_ch=3, num_feat=32, num_conv=8, upscale=4, act_type='prelu')
 #: The references compared with the parent: run name -> (kind for the log, what it is).
 REFERENCES = {'twin_tail': 'twin', 'twin_whole': 'twin', 'generic': 'generic'}
+#: Detector settings the masks are compared at: (threshold, min_area). ``demo``: the demo's (the fine-tuning uses
+#: them); ``fine``: a higher threshold and smaller parts, for a GAN whose artifacts are faint or small.
+DETECTOR_SETTINGS = {'demo': (0.7, 1000), 'fine': (0.8, 200)}
 
 
 def checkpoint(name, file='net_g_latest.pth'):
@@ -202,20 +205,22 @@ def study_images():
     return path, {'held-out': heldout, 'fine-tuning': finetune}
 
 
-def detect(title, name, gan, mse, kind, images):
-    """``desra/detect.py`` of ``gan`` against the reference ``mse`` (LR mode, the demo's detector settings) on the
-    study's images; returns the run folder."""
+def detect(title, name, gan, mse, kind, images, setting='demo'):
+    """``desra/detect.py`` of ``gan`` against the reference ``mse`` (LR mode, :data:`DETECTOR_SETTINGS` ``setting``,
+    no segmenter) on the study's images; returns the run folder."""
+    threshold, min_area = DETECTOR_SETTINGS[setting]
     run_step(title, ['desra/detect.py', '-opt', write_options(name, 'options/detect_no_parent.yml', {
         'name': name, 'datasets:detect:dataroot_lq': LR_DIR, 'datasets:detect:meta_info_file': images,
         'datasets:detect:meta_info_key': 'study', 'path:pretrain_network_mse': mse, 'path:pretrain_network_gan': gan,
-        'reference': kind, 'detector:threshold': 0.7, 'detector:min_area': 1000, 'detector:segmenter': {'type': 'none'},
-        'num_gpu': 0})])
+        'reference': kind, 'detector:threshold': threshold, 'detector:min_area': min_area,
+        'detector:segmenter': {'type': 'none'}, 'num_gpu': 0})])
     return os.path.join(RESULTS, name)
 
 
-def detect_bicubic(name, gan_run, images):
+def detect_bicubic(name, gan_run, images, setting='demo'):
     """Detection with bicubic upsampling (OpenCV) of the LR images as the reference, in folder mode, against the GAN
-    results of ``gan_run``; returns the run folder."""
+    results of ``gan_run`` (:data:`DETECTOR_SETTINGS` ``setting``); returns the run folder."""
+    threshold, min_area = DETECTOR_SETTINGS[setting]
     folder = os.path.join(WORK, 'bicubic')
     os.makedirs(os.path.join(REPO_ROOT, folder), exist_ok=True)
     for image in read_name_list(os.path.join(REPO_ROOT, images), 'study'):
@@ -227,8 +232,8 @@ def detect_bicubic(name, gan_run, images):
         'desra/detect.py', '-opt', write_options(name, 'options/detect_no_parent.yml', {
             'name': name, 'datasets:detect:dataroot_lq': LR_DIR, 'datasets:detect:dataroot_mse': folder,
             'datasets:detect:dataroot_gan': os.path.join(gan_run, 'sr_gan'), 'datasets:detect:meta_info_file': images,
-            'datasets:detect:meta_info_key': 'study', 'reference': 'generic', 'detector:threshold': 0.7,
-            'detector:min_area': 1000, 'detector:segmenter': {'type': 'none'}, 'num_gpu': 0})])
+            'datasets:detect:meta_info_key': 'study', 'reference': 'generic', 'detector:threshold': threshold,
+            'detector:min_area': min_area, 'detector:segmenter': {'type': 'none'}, 'num_gpu': 0})])
     return os.path.join(RESULTS, name)
 
 
@@ -338,13 +343,18 @@ def main():
     make_twins(gan, args)
     images, sets = study_images()
     parent = checkpoint(f'{STUDY}_parent')
-    parent_run = detect('Masks of the controlled GAN with its parent', f'{STUDY}_detect_parent', gan, parent,
-                        'parent', images)
-    runs = {ref: detect(f'Masks of the controlled GAN with the {ref} reference', f'{STUDY}_detect_{ref}', gan,
-                        DEMO_MSE if ref == 'generic' else checkpoint(f'{STUDY}_{ref}'), kind, images)
+    agreement, parent_runs, reference_runs = {}, {}, {}
+    for setting, (threshold, min_area) in DETECTOR_SETTINGS.items():
+        suffix, at = ('' if setting == 'demo' else f'_{setting}'), f' (threshold {threshold}, min_area {min_area})'
+        parent_run = parent_runs[setting] = detect(f'Masks of the controlled GAN with its parent{at}',
+                                                   f'{STUDY}_detect_parent{suffix}', gan, parent, 'parent', images,
+                                                   setting)
+        runs = reference_runs[setting] = {
+            ref: detect(f'Masks of the controlled GAN with the {ref} reference{at}', f'{STUDY}_detect_{ref}{suffix}',
+                        gan, DEMO_MSE if ref == 'generic' else checkpoint(f'{STUDY}_{ref}'), kind, images, setting)
             for ref, kind in REFERENCES.items()}
-    runs['bicubic'] = detect_bicubic(f'{STUDY}_detect_bicubic', parent_run, images)
-    agreement = agreement_rows(runs, parent_run, sets)
+        runs['bicubic'] = detect_bicubic(f'{STUDY}_detect_bicubic{suffix}', parent_run, images, setting)
+        agreement[setting] = agreement_rows(runs, parent_run, sets)
 
     realesrgan = None
     demo_twin = os.path.join(EXPERIMENTS, 'demo_no_parent_twin', 'models', 'net_g_latest.pth')
@@ -359,7 +369,7 @@ def main():
         print(f'\nskipped: RealESRGAN_x4plus twin-vs-demo-MSE masks ({demo_twin} is missing: run make demo-no-parent)')
 
     summaries = {}
-    for label, run in (('parent', parent_run), ('twin_tail', runs['twin_tail'])):
+    for label, run in (('parent', parent_runs['demo']), ('twin_tail', reference_runs['demo']['twin_tail'])):
         for seed in args.seeds:
             summaries[(label, seed)] = evaluation_summary(finetune_and_judge(gan, parent, run, label, seed))
 
@@ -375,7 +385,9 @@ def main():
             start = 'random start' if name == 'parent' else 'the controlled GAN'
             print(f'  {name}: PSNR {record["psnr"]:.2f} dB ({start} {fmt(record.get("psnr_gan"), 2)} dB, bicubic '
                   f'{record["psnr_bicubic"]:.2f} dB) on the held-out images after {record["iter"]} iterations')
-    print('\nMasks of the controlled GAN against its parent\'s:\n' + agreement_table(agreement))
+    for setting, (threshold, min_area) in DETECTOR_SETTINGS.items():
+        print(f'\nMasks of the controlled GAN against its parent\'s, threshold {threshold}, min_area {min_area}:\n'
+              + agreement_table(agreement[setting]))
     if realesrgan:
         print('\nRealESRGAN_x4plus, against the demo MSE model\'s masks:\n' + agreement_table(realesrgan))
     print('\nFine-tuning judged by the parent on the held-out images:\n' + finetune_table(summaries))
