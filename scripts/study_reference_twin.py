@@ -249,14 +249,16 @@ def agreement_record(a):
             'reference_pixels': a.pixels, 'parent_pixels': a.reference_pixels}
 
 
-def finetune_and_judge(gan, parent, masks_run, label, seed):
+def finetune_and_judge(gan, parent, masks_run, label, seed, setting='demo'):
     """Build the dataset from ``masks_run``'s masks, fine-tune the GAN on it (the demo's recipe, validated against
-    that run's MSE-SR), and judge the selected checkpoint on the held-out images with the parent as the reference.
+    that run's MSE-SR), and judge the selected checkpoint on the held-out images with the parent as the reference;
+    the validation and the judge detect with :data:`DETECTOR_SETTINGS` ``setting`` (that of the masks).
 
     Returns:
         str: The evaluation's run folder (its ``finetune_eval.json``: :func:`evaluation_summary`).
     """
     tag = f'{label}_seed{seed}'
+    threshold, min_area = DETECTOR_SETTINGS[setting]
     build = os.path.join(RESULTS, f'{STUDY}_build_{label}')
     run_step(f'Build the artifact-mask dataset from the {label} masks', [
         'desra/build_dataset.py', '-opt', write_options(f'{STUDY}_build_{label}', 'options/demo/build_dataset.yml', {
@@ -268,13 +270,15 @@ def finetune_and_judge(gan, parent, masks_run, label, seed):
         'manual_seed': seed, 'network_g': {'type': 'auto'}, 'path:pretrain_network_g': gan, 'path:param_key_g': 'auto',
         **{f'datasets:train:dataroot_{kind}': os.path.join(build, kind) for kind in ('gt', 'lq', 'mask')},
         'datasets:train:meta_info_file': os.path.join(build, 'meta_info.txt'),
-        'datasets:val:dataroot_mse': os.path.join(masks_run, 'sr_mse')})
+        'datasets:val:dataroot_mse': os.path.join(masks_run, 'sr_mse'), 'val:detector:threshold': threshold,
+        'val:detector:min_area': min_area})
     test = f'{STUDY}_test_{tag}'
     run_step(f'Judge the {label}-mask fine-tuning on the held-out images with the parent', [
         'desra/test.py', '-opt', write_options(test, 'options/demo/test_finetune.yml', {
             'name': test, 'network_gan': {'type': 'auto'}, 'network_finetuned': {'type': 'auto'},
             'network_mse': {'type': 'auto'}, 'path:pretrain_network_gan': gan, 'path:pretrain_network_mse': parent,
-            'path:pretrain_network_finetuned': checkpoint(name, 'net_g_best.pth'), 'reference': 'parent'})])
+            'path:pretrain_network_finetuned': checkpoint(name, 'net_g_best.pth'), 'reference': 'parent',
+            'detector:threshold': threshold, 'detector:min_area': min_area})])
     return os.path.join(RESULTS, test)
 
 
@@ -368,10 +372,13 @@ def main():
     else:
         print(f'\nskipped: RealESRGAN_x4plus twin-vs-demo-MSE masks ({demo_twin} is missing: run make demo-no-parent)')
 
-    summaries = {}
-    for label, run in (('parent', parent_runs['demo']), ('twin_tail', reference_runs['demo']['twin_tail'])):
-        for seed in args.seeds:
-            summaries[(label, seed)] = evaluation_summary(finetune_and_judge(gan, parent, run, label, seed))
+    summaries = {}  # the demo's settings with the tail twin's masks, the finer ones with the whole twin's
+    for setting, twin in (('demo', 'twin_tail'), ('fine', 'twin_whole')):
+        for ref, run in (('parent', parent_runs[setting]), (twin, reference_runs[setting][twin])):
+            label = ref if setting == 'demo' else f'{ref}_{setting}'
+            for seed in args.seeds:
+                summaries[(label, seed)] = evaluation_summary(
+                    finetune_and_judge(gan, parent, run, label, seed, setting))
 
     psnr = {name: twin_psnr(f'{STUDY}_{name}') for name in ('parent', 'twin_tail', 'twin_whole')}
     result = {'args': vars(args), 'minutes': (time.time() - start) / 60, 'psnr': psnr, 'agreement': agreement,

@@ -238,8 +238,8 @@ def test_the_twin_study_writes_option_files_its_commands_accept(tmp_path, monkey
     parent_run = study.detect('t', 'study_twin_detect_parent', gan, study.checkpoint('study_twin_parent'), 'parent',
                               images)
     study.detect_bicubic('study_twin_detect_bicubic', parent_run, images)
-    assert study.finetune_and_judge(gan, 'p.pth', parent_run, 'parent', 3) == str(
-        tmp_path / 'results' / 'study_twin_test_parent_seed3')
+    assert study.finetune_and_judge(gan, 'p.pth', parent_run, 'parent_fine', 3, 'fine') == str(
+        tmp_path / 'results' / 'study_twin_test_parent_fine_seed3')
     scripts = [command[0] for command in commands]
     assert scripts == ['desra/train.py'] * 4 + ['desra/detect.py'] * 2 + [
         'desra/build_dataset.py', 'desra/train.py', 'desra/test.py']
@@ -259,6 +259,8 @@ def test_the_twin_study_writes_option_files_its_commands_accept(tmp_path, monkey
     assert gan_opt['train']['target_outside'] == 'pseudo_gt' and gan_opt['network_g'] == {'type': 'auto'}
     masks = os.listdir(gan_opt['datasets']['train']['dataroot_mask'])
     assert sorted(m[:-4] for m in masks) == sorted(sets['fine-tuning'])
+    assert load_yaml(commands[-2][2])['val']['detector']['min_area'] == study.DETECTOR_SETTINGS['fine'][1]
+    assert load_yaml(commands[-1][2])['detector']['threshold'] == study.DETECTOR_SETTINGS['fine'][0]
     bicubic = load_yaml(commands[5][2])['datasets']['detect']['dataroot_mse']
     lr = cv2.imread(os.path.join(REPO_ROOT, 'datasets', 'demo', 'lr', 'page.png'))
     assert cv2.imread(os.path.join(bicubic, 'page.png')).shape == (4 * lr.shape[0], 4 * lr.shape[1], 3)
