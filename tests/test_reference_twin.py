@@ -21,6 +21,7 @@ from desra.archs.frozen_features import FrozenFeatures, select_trained_params
 from desra.data.reference_twin_dataset import ReferenceTwinDataset
 from desra.models.reference_twin_model import ReferenceTwinModel
 from desra.io.images import write_image
+from desra.metrics.realism import laplacian_detail
 from desra.training.twin_check import check_hr_folder, check_validation_pairs
 from desra.weights.reference import reference_of
 from tests.conftest import REPO_ROOT, TINY_RRDB_OPT, run_command, save_tiny_checkpoints, write_random_images
@@ -98,6 +99,23 @@ def gan_psnr_on_pair(gan_checkpoint, root):
     return 10 * np.log10(255 ** 2 / np.mean((sr - hr) ** 2))
 
 
+def twin_output_on_pair(net, root):
+    """``net``'s x4 output of make_photos' ``val_lr/v.png``: (H, W, 3) RGB, uint8 values as float64."""
+    lq = cv2.imread(str(root / 'val_lr' / 'v.png'))[:, :, ::-1].astype(np.float32) / 255
+    was_training = net.training
+    net.eval()
+    with torch.no_grad():
+        sr = net(torch.from_numpy(lq.transpose(2, 0, 1).copy())[None]).clamp(0, 1)[0].numpy().transpose(1, 2, 0)
+    net.train(was_training)
+    return (sr * 255).round().astype(np.float64)
+
+
+def gan_detail_on_pair(gan_checkpoint, root):
+    """The detail of the GAN's own output on make_photos' validation pair (mean absolute 4-neighbour Laplacian of
+    its grey image, grey levels per pixel)."""
+    return laplacian_detail(twin_output_on_pair(detect_network(str(gan_checkpoint)), root))
+
+
 def log_of(root, name):
     """The log files of run ``name`` under ``root/experiments``, concatenated."""
     return ''.join(path.read_text() for path in (root / 'experiments' / name).glob(f'train_{name}_*.log'))
@@ -152,7 +170,7 @@ def test_tail_mode_trains_only_the_tail_and_writes_a_twin(tmp_path, gan_checkpoi
     assert 'validation pair of pairs skipped (the twin is validated on the other 1 of 2)' in warnings[0]
     assert 'validation pair of pairs skipped (the twin was validated on the other 1)' in warnings[1]
     assert (f'Validation pairs @ iter 4: PSNR against HR: twin {twin_db:.2f} dB, GAN {gan_db:.2f} dB, bicubic '
-            f'{bicubic_db:.2f} dB (1 images)') in log
+            f'{bicubic_db:.2f} dB; detail of the output ') in log and "of the GAN's (1 images)" in log
     assert (f'  pairs: PSNR twin {twin_db:.2f} dB, GAN {gan_db:.2f} dB, bicubic {bicubic_db:.2f} dB: '
             f'{twin_db - gan_db:+.2f} dB over the GAN, {twin_db - bicubic_db:+.2f} dB against bicubic') in log
 
@@ -165,7 +183,9 @@ def test_the_gans_own_psnr_is_measured_once_before_training(tmp_path, gan_checkp
                                    root_path=str(tmp_path), preflight=False)
     model = ReferenceTwinModel(opt)
     expected = gan_psnr_on_pair(gan_checkpoint, tmp_path)
+    gan_detail = gan_detail_on_pair(gan_checkpoint, tmp_path)
     assert model.gan_psnr == {'pairs': {'psnr': pytest.approx(expected, abs=1e-9),
+                                        'detail': pytest.approx(gan_detail, rel=1e-9),
                                         'images': [str(tmp_path / 'val_lr' / 'v.png')]}}
     model.feed_data(next(iter(torch.utils.data.DataLoader(build_dataset(opt['datasets']['train']),
                                                           batch_size=2))))
@@ -182,6 +202,13 @@ def test_the_gans_own_psnr_is_measured_once_before_training(tmp_path, gan_checkp
     assert abs(result['psnr'] - expected) > 0.01 and result['no_gain_over_gan'] == (result['psnr'] <= expected)
     assert scalars == {'metrics/pairs/psnr': (result['psnr'], 3), 'metrics/pairs/psnr_gan': (result['psnr_gan'], 3),
                        'metrics/pairs/psnr_bicubic': (result['psnr_bicubic'], 3)}
+    assert gan_detail == 0 and result['detail_vs_gan'] is None  # this random GAN's output is flat: no ratio
+    model.gan_psnr['pairs']['detail'] = 2.5  # a GAN with detail: the ratio of the twin's output's detail to it
+    model.nondist_validation(torch.utils.data.DataLoader(build_dataset(opt['datasets']['val'])), 3, Board(), False)
+    result = model.validation_results['pairs']
+    twin_out = twin_output_on_pair(model.net_g_ema, tmp_path)
+    assert result['detail_vs_gan'] == pytest.approx(laplacian_detail(twin_out) / 2.5, rel=1e-9)
+    assert scalars['metrics/pairs/detail_vs_gan'] == (result['detail_vs_gan'], 3)
     # images the GAN was not measured on (a resumed run whose validation set changed): unknown, not a stale figure
     write_random_images(str(tmp_path / 'val_hr'), ('w',), shape=(64, 64, 3))
     write_random_images(str(tmp_path / 'val_lr'), ('w',), shape=(16, 16, 3))
@@ -189,7 +216,7 @@ def test_the_gans_own_psnr_is_measured_once_before_training(tmp_path, gan_checkp
     model.nondist_validation(torch.utils.data.DataLoader(build_dataset(opt['datasets']['val'])), 4, Board(), False)
     result = model.validation_results['pairs']
     assert result['images'] == 2 and result['psnr_gan'] is None and result['no_gain_over_gan'] is None
-    assert sorted(scalars) == ['metrics/pairs/psnr', 'metrics/pairs/psnr_bicubic']
+    assert sorted(scalars) == ['metrics/pairs/psnr', 'metrics/pairs/psnr_bicubic'] and result['detail_vs_gan'] is None
 
 
 def test_a_twin_that_has_not_moved_is_no_closer_to_the_hr_than_the_gan(tmp_path, gan_checkpoint):
