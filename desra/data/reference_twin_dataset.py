@@ -104,14 +104,22 @@ def usable_hr_images(opt):
                            f'{gt_size}')
         else:
             usable.append(path)
-    if not usable and not skipped:
-        raise ValueError(f'datasets:train:dataroot_gt: {folder}: no usable image (PNG, JPEG, ... files) in the folder')
-    if not usable:
-        more = f'; and {len(skipped) - 1} more' if len(skipped) > 1 else ''
-        raise ValueError(f'datasets:train:dataroot_gt: {folder}: no usable image: none of its {len(skipped)} '
-                         f'image(s) reads and is at least gt_size {gt_size} px a side ({skipped[0]}{more}); '
-                         'replace them or lower gt_size')
+    refuse_when_none_usable(
+        usable, skipped, f'datasets:train:dataroot_gt: {folder}: no usable image (PNG, JPEG, ... files) in the folder',
+        lambda count, first: f'datasets:train:dataroot_gt: {folder}: no usable image: none of its {count} image(s) '
+        f'reads and is at least gt_size {gt_size} px a side ({first}); replace them or lower gt_size')
     return usable, skipped
+
+
+def refuse_when_none_usable(usable, skipped, no_files, none_usable):
+    """Raise ValueError when ``usable`` is empty: ``no_files`` when nothing was found either, else the message
+    ``none_usable(count, first)`` makes of the number of skipped files and the first skip line (and how many more)."""
+    if usable:
+        return
+    if not skipped:
+        raise ValueError(no_files)
+    more = f'; and {len(skipped) - 1} more' if len(skipped) > 1 else ''
+    raise ValueError(none_usable(len(skipped), skipped[0] + more))
 
 
 def usable_validation_pairs(opt):
@@ -148,13 +156,10 @@ def usable_validation_pairs(opt):
                            f'{scale - 1} px more a side)')
         else:
             usable.append((lq_path, hr_path))
-    if not usable and not skipped:
-        raise ValueError(f'datasets:val {opt["name"]}: {gt_root}: no HR image (PNG, JPEG, ... files) to validate on')
-    if not usable:
-        more = f'; and {len(skipped) - 1} more' if len(skipped) > 1 else ''
-        raise ValueError(f'datasets:val {opt["name"]}: {lq_root} / {gt_root}: no usable LR / HR pair: none of its '
-                         f'{len(skipped)} pair(s) reads with an HR of scale {scale} x its LR ({skipped[0]}{more}); '
-                         'replace them')
+    refuse_when_none_usable(
+        usable, skipped, f'datasets:val {opt["name"]}: {gt_root}: no HR image (PNG, JPEG, ... files) to validate on',
+        lambda count, first: f'datasets:val {opt["name"]}: {lq_root} / {gt_root}: no usable LR / HR pair: none of '
+        f'its {count} pair(s) reads with an HR of scale {scale} x its LR ({first}); replace them')
     return usable, skipped
 
 
